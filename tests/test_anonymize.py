@@ -1,0 +1,238 @@
+"""Specifications for connectors.anonymize: what leaves the ingest boundary, and what does not."""
+
+import socket
+import traceback
+from collections.abc import Iterator
+
+import pytest
+
+from connectors.anonymize import AnonymizationError, Anonymizer
+
+ALLOW_LIST = ("Lumora", "Lumora Ledger")
+
+
+def _refuse_network(mp: pytest.MonkeyPatch, attempts: list[object]) -> None:
+    # DNS is patched too: an HTTP client resolves the host before it ever calls connect().
+    def refuse_connect(self: socket.socket, address: object, *args: object) -> None:
+        attempts.append(address)
+        raise OSError("network disabled in tests")
+
+    def refuse_dns(host: object, *args: object, **kwargs: object) -> None:
+        attempts.append(host)
+        raise OSError("network disabled in tests")
+
+    mp.setattr(socket.socket, "connect", refuse_connect)
+    mp.setattr(socket, "getaddrinfo", refuse_dns)
+
+
+@pytest.fixture(scope="module")
+def network_attempts() -> list[object]:
+    return []
+
+
+@pytest.fixture(scope="module")
+def anonymizer(network_attempts: list[object]) -> Iterator[Anonymizer]:
+    # Built and used with the network refused, so loading and every test below prove offline operation.
+    with pytest.MonkeyPatch.context() as mp:
+        _refuse_network(mp, network_attempts)
+        yield Anonymizer(allow_list=ALLOW_LIST)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Write to maria.schmidt@example.com today", "Write to <EMAIL_1> today"),
+        ("Call +49 30 5557 2301 please", "Call <PHONE_1> please"),
+        ("Call +1 (415) 555-0132 please", "Call <PHONE_1> please"),
+        ("Call 030 5557 2301 please", "Call <PHONE_1> please"),
+        ("Call 0171 2345678 please", "Call <PHONE_1> please"),
+        ("Pay to DE89 3704 0044 0532 0130 00 now", "Pay to <IBAN_1> now"),
+        ("Pay to DE89370400440532013000 now", "Pay to <IBAN_1> now"),
+        ("My card is 4111 1111 1111 1111.", "My card is <CARD_1>."),
+        ("My card is 5500-0000-0000-0004.", "My card is <CARD_1>."),
+        ("Jonas Albrecht asked about the VPN.", "<PERSON_1> asked about the VPN."),
+    ],
+    ids=[
+        "email",
+        "phone-international-de",
+        "phone-international-us",
+        "phone-national-de-landline",
+        "phone-national-de-mobile",
+        "iban-spaced",
+        "iban-compact",
+        "card-spaces",
+        "card-dashes",
+        "person",
+    ],
+)
+def test_when_pii_in_text_then_replaced_by_pseudonym(
+    anonymizer: Anonymizer, text: str, expected: str
+) -> None:
+    assert anonymizer.anonymize(text) == expected
+
+
+def test_when_text_has_every_pii_type_then_no_raw_value_survives(anonymizer: Anonymizer) -> None:
+    raw_values = [
+        "Maria Schmidt",
+        "maria.schmidt@example.com",
+        "+49 30 5557 2301",
+        "0171 2345678",
+        "DE89 3704 0044 0532 0130 00",
+        "4111 1111 1111 1111",
+    ]
+    text = (
+        "Maria Schmidt (maria.schmidt@example.com, +49 30 5557 2301, mobile 0171 2345678) "
+        "asked to move her salary to DE89 3704 0044 0532 0130 00 and to refund card 4111 1111 1111 1111."
+    )
+    output = anonymizer.anonymize(text)
+    for raw in raw_values:
+        assert raw not in output
+    for part in ("Maria", "Schmidt", "5557", "2345678", "3704", "1111"):
+        assert part not in output
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "How many vacation days do I get?",
+        "Is the VPN down in Berlin again?",
+        "Ping the team on Slack",
+        "Order 12345678 shipped on 2024-05-01.",
+        "Card 4111 1111 1111 1112 was rejected.",  # fails the Luhn check, so it is no card number
+        "",
+    ],
+)
+def test_when_text_has_no_pii_then_unchanged(anonymizer: Anonymizer, text: str) -> None:
+    assert anonymizer.anonymize(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Jonas Albrecht wrote to maria@example.com; then Jonas Albrecht wrote to maria@example.com.",
+            "<PERSON_1> wrote to <EMAIL_1>; then <PERSON_1> wrote to <EMAIL_1>.",
+        ),
+        ("Mail Maria.Schmidt@Example.com or maria.schmidt@example.com", "Mail <EMAIL_1> or <EMAIL_1>"),
+        ("Call +49 30 5557 2301 or 030 5557 2301", "Call <PHONE_1> or <PHONE_1>"),
+        ("Pay DE89 3704 0044 0532 0130 00 or DE89370400440532013000", "Pay <IBAN_1> or <IBAN_1>"),
+        ("Card 5500-0000-0000-0004 or 5500 0000 0000 0004", "Card <CARD_1> or <CARD_1>"),
+    ],
+)
+def test_when_value_repeats_in_text_then_same_pseudonym(
+    anonymizer: Anonymizer, text: str, expected: str
+) -> None:
+    assert anonymizer.anonymize(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Jonas Albrecht and Maria Schmidt met.", "<PERSON_1> and <PERSON_2> met."),
+        ("Write to anna@example.com or tom@example.org", "Write to <EMAIL_1> or <EMAIL_2>"),
+        ("Call +49 30 5557 2301 or +49 30 5557 9999", "Call <PHONE_1> or <PHONE_2>"),
+        ("Card 4111 1111 1111 1111 or 5500 0000 0000 0004", "Card <CARD_1> or <CARD_2>"),
+    ],
+)
+def test_when_values_differ_then_numbers_differ_in_reading_order(
+    anonymizer: Anonymizer, text: str, expected: str
+) -> None:
+    assert anonymizer.anonymize(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (
+            [
+                "How do I reach Jonas Albrecht? Is it +49 30 5557 2301?",
+                "Jonas Albrecht is at +49 30 5557 2301.",
+            ],
+            ["How do I reach <PERSON_1>? Is it <PHONE_1>?", "<PERSON_1> is at <PHONE_1>."],
+        ),
+        (
+            ["Maria Schmidt: please refund me", "Tom Weber: done, Maria Schmidt", "Maria Schmidt: thanks"],
+            ["<PERSON_1>: please refund me", "<PERSON_2>: done, <PERSON_1>", "<PERSON_1>: thanks"],
+        ),
+        (
+            ["Write to Jonas Albrecht.", "Thanks, Jonas!"],
+            ["Write to <PERSON_1>.", "Thanks, <PERSON_1>!"],
+        ),
+    ],
+)
+def test_when_value_repeats_across_texts_of_record_then_same_pseudonym(
+    anonymizer: Anonymizer, texts: list[str], expected: list[str]
+) -> None:
+    assert anonymizer.anonymize_record(texts) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Write to Jonas Albrecht. Thanks, Jonas!", "Write to <PERSON_1>. Thanks, <PERSON_1>!"),
+        (
+            "Jonas Albrecht and Maria Schmidt met. Albrecht paid.",
+            "<PERSON_1> and <PERSON_2> met. <PERSON_1> paid.",
+        ),
+    ],
+)
+def test_when_first_or_last_name_of_known_person_then_same_pseudonym(
+    anonymizer: Anonymizer, text: str, expected: str
+) -> None:
+    assert anonymizer.anonymize(text) == expected
+
+
+def test_when_records_differ_then_numbering_restarts(anonymizer: Anonymizer) -> None:
+    records = [["Ask Jonas Albrecht"], ["Ask Maria Schmidt"]]
+    assert anonymizer.anonymize_records(records) == [["Ask <PERSON_1>"], ["Ask <PERSON_1>"]]
+
+
+def test_when_batch_then_equals_record_by_record(anonymizer: Anonymizer) -> None:
+    records = [
+        ["How many vacation days do I get?"],
+        [
+            "Jonas Albrecht asked for the IBAN form.",
+            "Jonas, send DE89 3704 0044 0532 0130 00 to hr@example.com",
+        ],
+        ["Call +49 30 5557 2301 or Maria Schmidt", "Card 4111 1111 1111 1111 is Maria Schmidt's"],
+        [],
+        ["Lumora Ledger is down again", "Ask Lumora about it"],
+    ]
+    assert anonymizer.anonymize_records(records) == [anonymizer.anonymize_record(r) for r in records]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ask Lumora about the export",
+        "Can Lumora export to CSV?",
+        "Lumora Ledger is down again",
+    ],
+)
+def test_when_word_is_allow_listed_then_not_masked_as_person(anonymizer: Anonymizer, text: str) -> None:
+    assert anonymizer.anonymize(text) == text
+
+
+def test_when_allow_listed_word_next_to_structured_pii_then_pii_still_masked(anonymizer: Anonymizer) -> None:
+    assert anonymizer.anonymize("Lumora support: lumora@example.com") == "Lumora support: <EMAIL_1>"
+
+
+def test_when_network_refused_then_email_still_anonymized_without_any_attempt(
+    anonymizer: Anonymizer, network_attempts: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Presidio's stock email recognizer would fetch the public suffix list here (on a cold cache).
+    attempts: list[object] = []
+    _refuse_network(monkeypatch, attempts)
+    output = anonymizer.anonymize("Reach me at jonas@lumora-offline-check.co.uk")
+    assert output == "Reach me at <EMAIL_1>"
+    assert attempts == []
+    assert network_attempts == []
+
+
+def test_when_analysis_fails_then_error_does_not_quote_the_text(anonymizer: Anonymizer) -> None:
+    secret = "jonas.albrecht@example.com "
+    with pytest.raises(AnonymizationError) as caught:
+        # Longer than spaCy's max_length, so the NLP step refuses it.
+        anonymizer.anonymize(secret * 60_000)
+    logged = "".join(traceback.format_exception(caught.value))
+    assert "jonas" not in logged

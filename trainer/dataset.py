@@ -1,0 +1,171 @@
+"""Stored records → chat-format training examples with retrieved context, a stable split and a hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ftbot.prompt import DONT_KNOW, chat_messages, fit_contexts
+from ftbot.retrieval import RetrievalIndex
+from ftbot.storage.models import Record
+
+Origin = Literal["qa", "document", "chat", "refusal", "feedback"]
+
+# Questions no company document answers: they teach the model to say it doesn't know when the retrieved
+# context is off-topic, instead of inventing an answer.
+OFF_TOPIC_QUESTIONS = (
+    "What is the capital of Australia?",
+    "Who wrote the novel War and Peace?",
+    "How do I bake sourdough bread?",
+    "What is the boiling point of water on Mount Everest?",
+    "Which team won the 1998 football world cup?",
+    "How many moons does Jupiter have?",
+    "What's a good recipe for vegan lasagna?",
+    "How do I change the oil in a motorbike?",
+    "What is the tallest mountain in Africa?",
+    "Can you recommend a good science fiction film?",
+    "How do I grow tomatoes on a balcony?",
+    "What year did the Berlin Wall fall?",
+)
+
+
+@dataclass(frozen=True)
+class Example:
+    messages: list[dict[str, str]]
+    origin: Origin
+    split: Literal["train", "val"]
+    record_id: int | None = None
+    weight: float = 1.0
+
+
+@dataclass
+class Dataset:
+    examples: list[Example] = field(default_factory=list)
+
+    @property
+    def train(self) -> list[Example]:
+        return [e for e in self.examples if e.split == "train"]
+
+    @property
+    def val(self) -> list[Example]:
+        return [e for e in self.examples if e.split == "val"]
+
+    @property
+    def hash(self) -> str:
+        """Identifies the exact data a run saw: same examples, same hash."""
+        canonical = [[e.split, e.origin, e.weight, e.messages] for e in self.examples]
+        return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+    def to_jsonl(self) -> str:
+        return "".join(
+            json.dumps({"split": e.split, "origin": e.origin, "weight": e.weight, "messages": e.messages}) + "\n"
+            for e in self.examples
+        )
+
+
+def stable_split(key: str, validation_fraction: float, seed: int) -> Literal["train", "val"]:
+    """A record keeps its split across runs (its key's hash decides), so validation stays held out."""
+    bucket = int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "val" if bucket < validation_fraction else "train"
+
+
+class DatasetBuilder:
+    """Turns every stored record into examples whose prompts look exactly like answering time."""
+
+    def __init__(self, index: RetrievalIndex, *, top_k: int, context_chars: int,
+                 validation_fraction: float, seed: int) -> None:
+        self.index, self.top_k, self.context_chars = index, top_k, context_chars
+        self.validation_fraction, self.seed = validation_fraction, seed
+        self._rng = random.Random(seed)
+
+    def build(self, session: Session) -> Dataset:
+        records = session.scalars(select(Record).order_by(Record.id)).all()
+        examples: list[Example] = []
+        seen_sections: set[str] = set()
+        seen_content: set[str] = set()
+        for record in records:
+            if record.content_hash in seen_content:
+                continue  # the same record in two files: train on it once
+            seen_content.add(record.content_hash)
+            split = stable_split(record.content_hash, self.validation_fraction, self.seed)
+            if record.kind == "qa" and record.messages:
+                question, answer = record.messages[0]["content"], record.messages[-1]["content"]
+                examples.append(self._grounded(question, answer, record, "qa", split))
+            elif record.kind == "chat" and record.messages:
+                example = self._first_exchange(record, split)
+                if example:
+                    examples.append(example)
+            elif record.kind == "chunk" and " > " in record.title and record.title not in seen_sections:
+                # One example per subsection (its first chunk): later chunks would repeat the same question.
+                seen_sections.add(record.title)
+                answer = _lead_sentences(_body(record))
+                if answer:
+                    examples.append(self._grounded(_section_question(record.title), answer, record, "document", split))
+        for number, question in enumerate(OFF_TOPIC_QUESTIONS):
+            split = "val" if number % 6 == 5 else "train"
+            examples.append(self._refusal(question, split))
+        return Dataset(examples)
+
+    def _contexts(self, question: str, gold: Record | None) -> list[str]:
+        texts = [hit.text for hit in self.index.search(question, k=self.top_k)]
+        if gold is not None and gold.text not in texts:
+            # The gold passage must be in the prompt, at a random rank, as retrieval would put it.
+            texts = texts[: self.top_k - 1]
+            texts.insert(self._rng.randrange(len(texts) + 1), gold.text)
+        kept = fit_contexts(texts, self.context_chars)
+        if gold is not None and gold.text not in kept:  # the budget cut it: rank it first instead
+            texts.remove(gold.text)
+            kept = fit_contexts([gold.text, *texts], self.context_chars)
+        return kept
+
+    def _grounded(self, question: str, answer: str, record: Record, origin: Origin, split: Any) -> Example:
+        messages = chat_messages(question, self._contexts(question, record), answer)
+        return Example(messages, origin, split, record.id)
+
+    def _first_exchange(self, record: Record, split: Any) -> Example | None:
+        """A support conversation's opening question and the agent's first reply, grounded on the conversation.
+
+        Only the first exchange: later turns depend on the earlier ones, and whole transcripts would cost
+        several times the tokens of a Q&A pair for little more to learn.
+        """
+        turns = [m for m in record.messages or [] if m["role"] in ("user", "assistant")]
+        first_user = next((i for i, m in enumerate(turns) if m["role"] == "user"), None)
+        if first_user is None or first_user + 1 >= len(turns) or turns[first_user + 1]["role"] != "assistant":
+            return None
+        return self._grounded(turns[first_user]["content"], turns[first_user + 1]["content"], record, "chat", split)
+
+    def _refusal(self, question: str, split: Any) -> Example:
+        return Example(chat_messages(question, self._contexts(question, None), DONT_KNOW), "refusal", split)
+
+
+def _section_question(title: str) -> str:
+    section = title.split(" > ")[-1].strip()
+    return f"What does the handbook say about {section.lower()}?"
+
+
+def _body(record: Record) -> str:
+    """A chunk's text without the section title that retrieval text starts with."""
+    return record.text.removeprefix(record.title).strip()
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _lead_sentences(text: str, max_chars: int = 220) -> str:
+    """The first sentence or two of a section: the answer a person would give from it."""
+    lines = [line.strip().lstrip("-*").strip() for line in text.splitlines()]
+    sentences = [s for s in _SENTENCE_END.split(" ".join(line for line in lines if line)) if s]
+    answer = ""
+    for sentence in sentences:
+        candidate = f"{answer} {sentence}".strip()
+        if answer and len(candidate) > max_chars:
+            break
+        answer = candidate
+    return answer if len(answer) <= max_chars * 2 else ""

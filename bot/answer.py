@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.generator import Generator, LocalGenerator
 from connectors.anonymize import Anonymizer
 from ftbot.config import Settings
 from ftbot.prompt import DONT_KNOW, chat_messages, fit_contexts
@@ -14,8 +15,6 @@ from ftbot.retrieval import Embedder, Hit, RetrievalIndex
 from ftbot.storage.db import Database
 from ftbot.storage.models import Answer
 from trainer.registry import active_version
-
-from bot.generator import Generator, LocalGenerator
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +34,22 @@ class AnswerResult:
 class Answerer:
     """Holds the models for a process's lifetime: load once, answer many questions."""
 
-    def __init__(self, settings: Settings, db: Database, *, use_adapter: bool = True, use_retrieval: bool = True,
-                 anonymizer: Anonymizer | None = None, store: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        use_adapter: bool = True,
+        use_retrieval: bool = True,
+        anonymizer: Anonymizer | None = None,
+        store: bool = True,
+    ) -> None:
         self.settings, self.db = settings, db
         self.use_adapter, self.use_retrieval, self.store = use_adapter, use_retrieval, store
-        self.anonymizer = anonymizer or Anonymizer(spacy_model=settings.spacy_model, allow_list=settings.allow_list)
+        # Only stored answers need anonymizing; evaluation runs skip loading spaCy and Presidio.
+        if anonymizer is None and store:
+            anonymizer = Anonymizer(spacy_model=settings.spacy_model, allow_list=settings.allow_list)
+        self.anonymizer = anonymizer
         self.index = self._load_index() if use_retrieval else None
         self.generator: Generator = self._load_generator()
 
@@ -79,19 +89,28 @@ class Answerer:
         if self.use_retrieval and not hits:
             text, sources = DONT_KNOW, []  # nothing relevant: don't let the model guess
         else:
-            contexts = fit_contexts([hit.text for hit in hits], self.settings.retrieval.context_chars)
+            passages = self.index.focus(question, hits, self.settings.retrieval.max_units) if self.index else []
+            contexts = fit_contexts([p.text for p in passages], self.settings.retrieval.context_chars)
             text = self.generator.generate(chat_messages(question, contexts)) or DONT_KNOW
-            sources = [hit.citation for hit in hits[: len(contexts)]]
+            # Sources: the records the kept passages came from, most relevant first.
+            sources = list(dict.fromkeys(p.citation for p in passages[: len(contexts)]))
         latency_ms = (time.perf_counter() - started) * 1000
         answer_id = self._store(question, text, sources, channel, latency_ms) if self.store else None
         return AnswerResult(question, text, sources, self.generator.version, latency_ms, answer_id)
 
     def _store(self, question: str, text: str, sources: list[str], channel: str, latency_ms: float) -> int:
         """The question and answer are anonymized before they reach the database."""
+        assert self.anonymizer is not None  # set whenever store is True
         clean_question, clean_answer = self.anonymizer.anonymize_record([question, text])
         with self.db.session() as session:
-            row = Answer(question=clean_question, answer=clean_answer, sources=sources,
-                         model_version=self.generator.version, channel=channel, latency_ms=latency_ms)
+            row = Answer(
+                question=clean_question,
+                answer=clean_answer,
+                sources=sources,
+                model_version=self.generator.version,
+                channel=channel,
+                latency_ms=latency_ms,
+            )
             session.add(row)
             session.flush()
             return row.id

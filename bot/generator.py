@@ -40,8 +40,11 @@ class LocalGenerator:
         if self._device.type == "cpu" and self._config.quantize_cpu:
             model = _quantize_int8(model)
         self._model = model
-        self._stop_ids = {i for i in (self._tokenizer.eos_token_id, self._tokenizer.convert_tokens_to_ids("<|im_end|>"))
-                          if isinstance(i, int) and i >= 0}
+        self._stop_ids = {
+            i
+            for i in (self._tokenizer.eos_token_id, self._tokenizer.convert_tokens_to_ids("<|im_end|>"))
+            if isinstance(i, int) and i >= 0
+        }
 
     @torch.inference_mode()
     def generate(self, messages: list[dict[str, str]]) -> str:
@@ -55,16 +58,30 @@ class LocalGenerator:
             if token in self._stop_ids:
                 break
             produced.append(token)
-            out = self._model(input_ids=torch.tensor([[token]], device=self._device),
-                              past_key_values=out.past_key_values, use_cache=True, logits_to_keep=1)
-        return self._tokenizer.decode(produced, skip_special_tokens=True).strip()
+            if _repeats(produced):
+                break
+            out = self._model(
+                input_ids=torch.tensor([[token]], device=self._device),
+                past_key_values=out.past_key_values,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+        return self._tokenizer.decode(_without_repeat(produced), skip_special_tokens=True).strip()
 
 
-def _quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """Dynamic int8 for the linear layers (weights int8, activations quantized on the fly): less memory
-    traffic per decoded token, which is what bounds CPU decoding."""
-    import warnings
+REPEAT_NGRAM = 8
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao announces its move to torchao; the API still works
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+def _repeats(tokens: list[int], n: int = REPEAT_NGRAM) -> bool:
+    """Greedy decoding of a small model can loop ("I don't know. I don't know. ..."): stop when the last
+    n tokens already occurred earlier in the answer."""
+    if len(tokens) < 2 * n:
+        return False
+    tail = tokens[-n:]
+    return any(tokens[i : i + n] == tail for i in range(len(tokens) - 2 * n + 1))
+
+
+def _without_repeat(tokens: list[int], n: int = REPEAT_NGRAM) -> list[int]:
+    """The answer without the repeat: checked after every token, the loop is caught as its first n-gram
+    recurs, so dropping the last n tokens keeps exactly one pass."""
+    return tokens[:-n] if _repeats(tokens, n) else tokens

@@ -107,8 +107,7 @@ class Anonymizer:
 
     def _pseudonymize(self, texts: Sequence[str], analyses: list[list[RecognizerResult]]) -> list[str]:
         spans = [
-            _merge_overlaps(self._without_allowed(text, results))
-            for text, results in zip(texts, analyses, strict=True)
+            _merge_overlaps(self._without_allowed(text, results)) for text, results in zip(texts, analyses, strict=True)
         ]
         # spaCy often misses a lone "Jonas" in one turn after tagging "Jonas Albrecht" in another.
         names = _person_names(texts, spans)
@@ -212,9 +211,7 @@ def _whole_words_pattern(words: Iterable[str], *, ignore_case: bool) -> re.Patte
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE if ignore_case else 0)
 
 
-def _trim_allowed(
-    text: str, person: RecognizerResult, allowed: Sequence[tuple[int, int]]
-) -> list[RecognizerResult]:
+def _trim_allowed(text: str, person: RecognizerResult, allowed: Sequence[tuple[int, int]]) -> list[RecognizerResult]:
     # Cut the allowed words out rather than dropping the whole span: in a span like "Lumora Anna" the
     # rest may still be a person, and a wrongly masked word costs less than a leaked name.
     pieces = [(person.start, person.end)]

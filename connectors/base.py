@@ -30,6 +30,4 @@ def decode_text(content: bytes) -> str:
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise UnreadableFile(
-            f"not valid UTF-8 (byte {error.start}); re-save the file as UTF-8"
-        ) from None
+        raise UnreadableFile(f"not valid UTF-8 (byte {error.start}); re-save the file as UTF-8") from None

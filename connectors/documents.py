@@ -118,7 +118,8 @@ def _pdf_sections(path: Path, content: bytes) -> list[Section]:
         except Exception as error:  # pypdf raises many types for broken files
             raise UnreadableFile(f"broken PDF: {type(error).__name__}: {error}") from None
     title = _title_from_name(path)
-    first_line = pages[0].page_content.strip().splitlines()[0].strip() if pages and pages[0].page_content.strip() else ""
-    if 3 <= len(first_line) <= 80:
+    first_text = pages[0].page_content.strip() if pages else ""
+    first_line = first_text.splitlines()[0].strip() if first_text else ""
+    if 3 <= len(first_line) <= 80:  # a PDF's first line is usually its title
         title = first_line
     return [Section(title, page.page_content) for page in pages]

@@ -63,8 +63,9 @@ def _looks_like_faq(content: bytes) -> bool:
 class Ingestor:
     """Reads files into the database. Holds the anonymizer and embedder, which take seconds to load."""
 
-    def __init__(self, db: Database, anonymizer: Anonymizer, embedder: Embedder,
-                 documents: DocumentConnector | None = None) -> None:
+    def __init__(
+        self, db: Database, anonymizer: Anonymizer, embedder: Embedder, documents: DocumentConnector | None = None
+    ) -> None:
         self.db, self.anonymizer, self.embedder = db, anonymizer, embedder
         self.documents = documents or DocumentConnector()
 
@@ -154,14 +155,16 @@ def _store(session: Session, source: Source, records: list[RawRecord]) -> tuple[
             duplicates.append(Skipped(f"{Path(source.uri).name} {raw.external_id}", "duplicate within the file"))
             continue
         seen.add(digest)
-        session.add(Record(
-            source_id=source.id,
-            external_id=raw.external_id,
-            kind=raw.kind,
-            title=raw.title[:512],
-            text=text,
-            messages=[{"role": m.role, "content": m.content} for m in raw.messages] or None,
-            content_hash=digest,
-        ))
+        session.add(
+            Record(
+                source_id=source.id,
+                external_id=raw.external_id,
+                kind=raw.kind,
+                title=raw.title[:512],
+                text=text,
+                messages=[{"role": m.role, "content": m.content} for m in raw.messages] or None,
+                content_hash=digest,
+            )
+        )
     session.flush()
     return len(seen), duplicates

@@ -89,8 +89,7 @@ class JsonlQaConnector:
         if "messages" in obj:
             return RawRecord(f"line {number}", "chat", messages=_chat_messages(obj["messages"]))
         question, answer = obj.get("question"), obj.get("answer")
-        if not isinstance(question, str) or not isinstance(answer, str) or not question.strip() \
-                or not answer.strip():
+        if not isinstance(question, str) or not isinstance(answer, str) or not question.strip() or not answer.strip():
             raise ValueError("needs non-empty string fields 'question' and 'answer', or 'messages'")
         return qa_record(f"line {number}", question, answer)
 

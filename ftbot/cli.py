@@ -20,8 +20,12 @@ if TYPE_CHECKING:
     from bot.answer import Answerer, AnswerResult
     from ftbot.storage.db import Database
 
-app = typer.Typer(help="ftbot: a Slack bot that learns your company's answers.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="ftbot: a Slack bot that learns your company's answers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -55,7 +59,11 @@ def _configure_logging(settings: Settings) -> None:
     for noisy in ("httpx", "sentence_transformers", "presidio-analyzer", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     import os
+    import warnings
 
+    # Library deprecation notices are for us, not for the person running ftbot.
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
@@ -125,8 +133,13 @@ def _train(ctx: Context) -> bool:
 
     from trainer.pipeline import run_training
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-               TextColumn("{task.fields[loss]}"))
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[loss]}"),
+    )
     with Progress(*columns, console=console) as bar:
         tasks: dict[str, int] = {}
 
@@ -182,9 +195,18 @@ def _answerer(ctx: Context, **options: bool) -> Answerer:
 
 def _print_answer(result: AnswerResult, as_json: bool) -> None:
     if as_json:
-        print(json.dumps({"question": result.question, "answer": result.answer, "sources": result.sources,
-                          "model_version": result.model_version, "latency_ms": round(result.latency_ms, 1)}),
-              flush=True)
+        print(
+            json.dumps(
+                {
+                    "question": result.question,
+                    "answer": result.answer,
+                    "sources": result.sources,
+                    "model_version": result.model_version,
+                    "latency_ms": round(result.latency_ms, 1),
+                }
+            ),
+            flush=True,
+        )
         return
     console.print(f"[bold]Q:[/bold] {result.question}")
     console.print(f"[bold]A:[/bold] {result.answer}")
@@ -219,7 +241,8 @@ def _score(ctx: Context, items: list, verbose: bool, **options: bool) -> tuple[f
     def show(graded: Graded) -> None:
         if verbose:
             mark = "[green]✓[/green]" if graded.correct else "[red]✗[/red]"
-            console.print(f"{mark} {graded.item.question} → {graded.answer} [dim](expected {graded.item.expected})[/dim]")
+            expected = f"[dim](expected {graded.item.expected})[/dim]"
+            console.print(f"{mark} {graded.item.question} → {graded.answer} {expected}")
 
     with console.status(f"evaluating {answerer.generator.version}..."):
         graded = evaluate(items, lambda q: answerer.answer(q).answer, show)
@@ -268,15 +291,21 @@ def models() -> None:
         with ctx.db.session() as s:
             for v in list_versions(s):
                 loss = v.metrics.get("val_loss")
-                table.add_row(v.name, "●" if v.is_active else "", f"{loss:.4f}" if loss is not None else "-",
-                              str(v.metrics.get("train_examples", "-")), f"{v.created_at:%Y-%m-%d %H:%M}",
-                              v.dataset_hash[:12])
+                table.add_row(
+                    v.name,
+                    "●" if v.is_active else "",
+                    f"{loss:.4f}" if loss is not None else "-",
+                    str(v.metrics.get("train_examples", "-")),
+                    f"{v.created_at:%Y-%m-%d %H:%M}",
+                    v.dataset_hash[:12],
+                )
         console.print(table)
 
 
 @app.command()
-def rollback(version: Annotated[str | None, typer.Argument(help="Version to activate; default: the previous.")]
-             = None) -> None:
+def rollback(
+    version: Annotated[str | None, typer.Argument(help="Version to activate; default: the previous.")] = None,
+) -> None:
     """Make an earlier version active again."""
     with _friendly_errors():
         from trainer.registry import RegistryError

@@ -37,7 +37,13 @@ class TrainingConfig(BaseModel):
     lora_dropout: float = Field(0.0, ge=0, lt=1)
     # The modules LoRA adapts; all attention and MLP projections of a Llama-style block.
     target_modules: tuple[str, ...] = (
-        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
     )
     # Examples are packed, without padding, into rows of at most row_tokens (never split across rows).
     # Attention over a packed row is quadratic in its length, so CPUs want short rows; GPUs longer ones.
@@ -58,7 +64,10 @@ class RetrievalConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    top_k: int = Field(3, ge=1, le=20)
+    # Records retrieved per question; their most relevant units (sentences, Q&A pairs, chat messages)
+    # make up the context, at most max_units of them.
+    top_k: int = Field(5, ge=1, le=50)
+    max_units: int = Field(5, ge=1, le=50)
     # When even the best chunk scores below this cosine similarity, the bot says it doesn't know.
     min_score: float = Field(0.28, ge=-1, le=1)
     # The prompt's context is cut to this many characters (~4 per token): prefill time on a CPU grows with it.
@@ -81,9 +90,7 @@ class GenerationConfig(BaseModel):
 class Settings(BaseSettings):
     """Everything ftbot reads from the environment (FTBOT_*) and ftbot.toml."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="FTBOT_", env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="FTBOT_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     home: Path = Path("var")
     database_url: str | None = None

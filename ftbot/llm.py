@@ -84,9 +84,7 @@ def load_tokenizer(name: str, cache_dir: Path) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
-def load_base_model(
-    name: str, cache_dir: Path, device: torch.device, *, attention: str = "sdpa"
-) -> PreTrainedModel:
+def load_base_model(name: str, cache_dir: Path, device: torch.device, *, attention: str = "sdpa") -> PreTrainedModel:
     """The base model on `device`: bf16 on CUDA when supported, float32 on CPU."""
     import torch
     from transformers import AutoModelForCausalLM

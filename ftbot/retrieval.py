@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,20 +47,65 @@ class Hit:
     score: float
     text: str
     citation: str  # "faq.csv row 12", shown to users as the answer's source
+    kind: str = "chunk"
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One unit of context the model reads: a Q&A pair, one chat message, or one sentence of a document."""
+
+    text: str
+    citation: str
+    record_id: int
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def split_units(text: str, kind: str) -> list[str]:
+    """A record's text in the units that context is assembled from.
+
+    A small model copies from what it reads first, so the context is built from the units most similar to
+    the question rather than from whole chunks: the answering sentence then tends to come first, and the
+    prompt is about half as long (faster prefill and training).
+    """
+    if kind == "qa":
+        return [text]
+    if kind == "chat":  # the agent's messages hold the answers; customers' only restate questions
+        return [line.strip() for line in text.split("\n") if line.startswith("Agent:")] or [text]
+    title, _, body = text.partition("\n")
+    pieces = [piece.strip(" -*\t") for piece in _SENTENCE.split(body or title)]
+    return [piece for piece in pieces if len(piece) >= 15] or [text]
 
 
 class RetrievalIndex:
     """All embedded records in one matrix. Built from the database; rebuild it after an ingest."""
 
-    def __init__(self, embedder: Embedder, record_ids: list[int], texts: list[str], citations: list[str],
-                 matrix: np.ndarray) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        record_ids: list[int],
+        texts: list[str],
+        kinds: list[str],
+        citations: list[str],
+        matrix: np.ndarray,
+    ) -> None:
         self.embedder = embedder
-        self._ids, self._texts, self._citations, self._matrix = record_ids, texts, citations, matrix
+        self._ids, self._texts, self._kinds, self._citations, self._matrix = record_ids, texts, kinds, citations, matrix
+        self._units: dict[int, tuple[list[str], np.ndarray]] = {}  # record id → its units and their vectors
 
     @classmethod
     def from_database(cls, session: Session, embedder: Embedder) -> RetrievalIndex:
         rows = session.execute(
-            select(Record.id, Record.text, Record.external_id, Record.embedding, Record.content_hash, Source.uri)
+            select(
+                Record.id,
+                Record.text,
+                Record.kind,
+                Record.external_id,
+                Record.embedding,
+                Record.content_hash,
+                Source.uri,
+            )
             .join(Source)
             .where(Record.embedding.is_not(None), Record.embedding_model == embedder.name)
             .order_by(Record.id)
@@ -72,7 +118,14 @@ class RetrievalIndex:
             else np.zeros((0, dim or 0), dtype=np.float32)
         )
         citations = [f"{os.path.basename(row.uri)} {row.external_id}" for row in rows]
-        return cls(embedder, [row.id for row in rows], [row.text for row in rows], citations, matrix)
+        return cls(
+            embedder,
+            [row.id for row in rows],
+            [row.text for row in rows],
+            [row.kind for row in rows],
+            citations,
+            matrix,
+        )
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -88,8 +141,36 @@ class RetrievalIndex:
                 break
             if exclude and self._ids[index] in exclude:
                 continue
-            hits.append(Hit(self._ids[index], float(scores[index]), self._texts[index], self._citations[index]))
+            hits.append(
+                Hit(
+                    self._ids[index],
+                    float(scores[index]),
+                    self._texts[index],
+                    self._citations[index],
+                    self._kinds[index],
+                )
+            )
         return hits
+
+    def units(self, hit: Hit) -> tuple[list[str], np.ndarray]:
+        """A record's units and their embeddings, computed once per record and kept."""
+        if hit.record_id not in self._units:
+            units = split_units(hit.text, hit.kind)
+            self._units[hit.record_id] = (units, self.embedder.embed(units))
+        return self._units[hit.record_id]
+
+    def focus(self, question: str, hits: Sequence[Hit], max_units: int) -> list[Passage]:
+        """The units of the retrieved records most similar to the question, best first."""
+        if not hits:
+            return []
+        query = self.embedder.embed([question])[0]
+        scored: list[tuple[float, Passage]] = []
+        for hit in hits:
+            units, vectors = self.units(hit)
+            for unit, score in zip(units, vectors @ query, strict=True):
+                scored.append((float(score), Passage(unit, hit.citation, hit.record_id)))
+        scored.sort(key=lambda pair: -pair[0])
+        return [passage for _, passage in scored[:max_units]]
 
 
 def embed_missing(session: Session, embedder: Embedder) -> int:

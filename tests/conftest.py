@@ -23,8 +23,9 @@ CHATML_TEMPLATE = (
 
 
 def _tokenizer_corpus() -> list[str]:
-    texts = [path.read_text(encoding="utf-8") for path in EXAMPLES.rglob("*") if path.suffix in (".md", ".csv",
-                                                                                                 ".jsonl")]
+    texts = [
+        path.read_text(encoding="utf-8") for path in EXAMPLES.rglob("*") if path.suffix in (".md", ".csv", ".jsonl")
+    ]
     return texts + ["Answer from the context in one or two sentences. I don't know. Question: Context:"]
 
 
@@ -40,19 +41,32 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=1024, special_tokens=specials,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=1024, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     bpe.train_from_iterator(_tokenizer_corpus(), trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<|im_start|>", eos_token="<|im_end|>",
-                                        pad_token="<|endoftext|>", unk_token="<|endoftext|>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+    )
     tokenizer.chat_template = CHATML_TEMPLATE
     tokenizer.save_pretrained(directory)
 
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
     LlamaForCausalLM(config).save_pretrained(directory)
@@ -72,7 +86,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def tiny_settings(home: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def tiny_settings(home: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch):
     """Settings that train and answer with the tiny model, quickly."""
     from ftbot.config import load_settings
 
@@ -83,7 +97,7 @@ def tiny_settings(home: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.fixture
-def db(home: Path) -> Iterator:  # type: ignore[type-arg]
+def db(home: Path) -> Iterator:
     from ftbot.storage.db import Database
 
     database = Database(f"sqlite:///{home / 'ftbot.db'}")
@@ -92,14 +106,14 @@ def db(home: Path) -> Iterator:  # type: ignore[type-arg]
 
 
 @pytest.fixture(scope="session")
-def anonymizer():  # type: ignore[no-untyped-def]
+def anonymizer():
     from connectors.anonymize import Anonymizer
 
     return Anonymizer()
 
 
 @pytest.fixture(scope="session")
-def embedder():  # type: ignore[no-untyped-def]
+def embedder():
     from ftbot.retrieval import Embedder
 
     return Embedder()

@@ -65,9 +65,7 @@ def anonymizer(network_attempts: list[object]) -> Iterator[Anonymizer]:
         "person",
     ],
 )
-def test_when_pii_in_text_then_replaced_by_pseudonym(
-    anonymizer: Anonymizer, text: str, expected: str
-) -> None:
+def test_when_pii_in_text_then_replaced_by_pseudonym(anonymizer: Anonymizer, text: str, expected: str) -> None:
     assert anonymizer.anonymize(text) == expected
 
 
@@ -119,9 +117,7 @@ def test_when_text_has_no_pii_then_unchanged(anonymizer: Anonymizer, text: str) 
         ("Card 5500-0000-0000-0004 or 5500 0000 0000 0004", "Card <CARD_1> or <CARD_1>"),
     ],
 )
-def test_when_value_repeats_in_text_then_same_pseudonym(
-    anonymizer: Anonymizer, text: str, expected: str
-) -> None:
+def test_when_value_repeats_in_text_then_same_pseudonym(anonymizer: Anonymizer, text: str, expected: str) -> None:
     assert anonymizer.anonymize(text) == expected
 
 

@@ -341,7 +341,7 @@ def test_when_one_record_cannot_be_anonymized_then_only_it_is_skipped_and_its_te
 class ExplodingEmbedder:
     """The real embedder, except that it raises on any text that mentions EXPLODE (say, a GPU that fell over)."""
 
-    def __init__(self, embedder) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, embedder) -> None:
         self.name, self._embedder = embedder.name, embedder
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

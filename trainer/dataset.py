@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -13,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ftbot.prompt import DONT_KNOW, chat_messages, fit_contexts
-from ftbot.retrieval import RetrievalIndex
+from ftbot.retrieval import Hit, RetrievalIndex
 from ftbot.storage.models import Record
 
 Origin = Literal["qa", "document", "chat", "refusal", "feedback"]
@@ -79,9 +78,17 @@ def stable_split(key: str, validation_fraction: float, seed: int) -> Literal["tr
 class DatasetBuilder:
     """Turns every stored record into examples whose prompts look exactly like answering time."""
 
-    def __init__(self, index: RetrievalIndex, *, top_k: int, context_chars: int,
-                 validation_fraction: float, seed: int) -> None:
-        self.index, self.top_k, self.context_chars = index, top_k, context_chars
+    def __init__(
+        self,
+        index: RetrievalIndex,
+        *,
+        top_k: int,
+        max_units: int,
+        context_chars: int,
+        validation_fraction: float,
+        seed: int,
+    ) -> None:
+        self.index, self.top_k, self.max_units, self.context_chars = index, top_k, max_units, context_chars
         self.validation_fraction, self.seed = validation_fraction, seed
         self._rng = random.Random(seed)
 
@@ -97,7 +104,7 @@ class DatasetBuilder:
             split = stable_split(record.content_hash, self.validation_fraction, self.seed)
             if record.kind == "qa" and record.messages:
                 question, answer = record.messages[0]["content"], record.messages[-1]["content"]
-                examples.append(self._grounded(question, answer, record, "qa", split))
+                examples.append(self._grounded(question, answer, record.text, record, "qa", split))
             elif record.kind == "chat" and record.messages:
                 example = self._first_exchange(record, split)
                 if example:
@@ -105,29 +112,41 @@ class DatasetBuilder:
             elif record.kind == "chunk" and " > " in record.title and record.title not in seen_sections:
                 # One example per subsection (its first chunk): later chunks would repeat the same question.
                 seen_sections.add(record.title)
-                answer = _lead_sentences(_body(record))
-                if answer:
-                    examples.append(self._grounded(_section_question(record.title), answer, record, "document", split))
+                question = _section_question(record.title)
+                answer = self._best_unit(question, record)
+                examples.append(self._grounded(question, answer, answer, record, "document", split))
         for number, question in enumerate(OFF_TOPIC_QUESTIONS):
             split = "val" if number % 6 == 5 else "train"
             examples.append(self._refusal(question, split))
         return Dataset(examples)
 
-    def _contexts(self, question: str, gold: Record | None) -> list[str]:
-        texts = [hit.text for hit in self.index.search(question, k=self.top_k)]
-        if gold is not None and gold.text not in texts:
-            # The gold passage must be in the prompt, at a random rank, as retrieval would put it.
-            texts = texts[: self.top_k - 1]
-            texts.insert(self._rng.randrange(len(texts) + 1), gold.text)
-        kept = fit_contexts(texts, self.context_chars)
-        if gold is not None and gold.text not in kept:  # the budget cut it: rank it first instead
-            texts.remove(gold.text)
-            kept = fit_contexts([gold.text, *texts], self.context_chars)
-        return kept
+    def _contexts(self, question: str, gold: str | None) -> list[str]:
+        """The context answering time would build, with the gold unit at a random rank.
 
-    def _grounded(self, question: str, answer: str, record: Record, origin: Origin, split: Any) -> Example:
-        messages = chat_messages(question, self._contexts(question, record), answer)
-        return Example(messages, origin, split, record.id)
+        Random, not where retrieval ranked it: a training question is the stored question itself, so its
+        own Q&A pair would nearly always come first and the model would learn to copy the first passage
+        instead of finding the one that answers (paraphrased questions rank it anywhere).
+        """
+        hits = self.index.search(question, k=self.top_k)
+        units = [passage.text for passage in self.index.focus(question, hits, self.max_units)]
+        if gold is None:
+            return fit_contexts(units, self.context_chars)
+        others = [unit for unit in units if unit != gold][: self.max_units - 1]
+        for position in self._rng.sample(range(len(others) + 1), len(others) + 1):
+            candidate = [*others[:position], gold, *others[position:]]
+            kept = fit_contexts(candidate, self.context_chars)
+            if gold in kept:  # the budget may cut late passages: keep the gold one whole
+                return kept
+        return fit_contexts([gold], self.context_chars)
+
+    def _best_unit(self, question: str, record: Record) -> str:
+        """The sentence of a document chunk that best answers a question about its section."""
+        hit = Hit(record.id, 1.0, record.text, "", record.kind)
+        units, vectors = self.index.units(hit)
+        return units[int((vectors @ self.index.embedder.embed([question])[0]).argmax())]
+
+    def _grounded(self, question: str, answer: str, gold: str, record: Record, origin: Origin, split: Any) -> Example:
+        return Example(chat_messages(question, self._contexts(question, gold), answer), origin, split, record.id)
 
     def _first_exchange(self, record: Record, split: Any) -> Example | None:
         """A support conversation's opening question and the agent's first reply, grounded on the conversation.
@@ -139,7 +158,8 @@ class DatasetBuilder:
         first_user = next((i for i, m in enumerate(turns) if m["role"] == "user"), None)
         if first_user is None or first_user + 1 >= len(turns) or turns[first_user + 1]["role"] != "assistant":
             return None
-        return self._grounded(turns[first_user]["content"], turns[first_user + 1]["content"], record, "chat", split)
+        reply = turns[first_user + 1]["content"]
+        return self._grounded(turns[first_user]["content"], reply, f"Agent: {reply}", record, "chat", split)
 
     def _refusal(self, question: str, split: Any) -> Example:
         return Example(chat_messages(question, self._contexts(question, None), DONT_KNOW), "refusal", split)
@@ -148,24 +168,3 @@ class DatasetBuilder:
 def _section_question(title: str) -> str:
     section = title.split(" > ")[-1].strip()
     return f"What does the handbook say about {section.lower()}?"
-
-
-def _body(record: Record) -> str:
-    """A chunk's text without the section title that retrieval text starts with."""
-    return record.text.removeprefix(record.title).strip()
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-
-def _lead_sentences(text: str, max_chars: int = 220) -> str:
-    """The first sentence or two of a section: the answer a person would give from it."""
-    lines = [line.strip().lstrip("-*").strip() for line in text.splitlines()]
-    sentences = [s for s in _SENTENCE_END.split(" ".join(line for line in lines if line)) if s]
-    answer = ""
-    for sentence in sentences:
-        candidate = f"{answer} {sentence}".strip()
-        if answer and len(candidate) > max_chars:
-            break
-        answer = candidate
-    return answer if len(answer) <= max_chars * 2 else ""

@@ -43,11 +43,13 @@ def read_eval_file(path: Path) -> Iterator[EvalItem]:
             obj = json.loads(line)
             yield EvalItem(str(obj["question"]), str(obj["expected"]))
         except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise ValueError(f"{path.name} line {number}: needs JSON with 'question' and 'expected' ({error})") from None
+            reason = f"needs JSON with 'question' and 'expected' ({error})"
+            raise ValueError(f"{path.name} line {number}: {reason}") from None
 
 
-def evaluate(items: list[EvalItem], answer: Callable[[str], str],
-             on_item: Callable[[Graded], None] | None = None) -> list[Graded]:
+def evaluate(
+    items: list[EvalItem], answer: Callable[[str], str], on_item: Callable[[Graded], None] | None = None
+) -> list[Graded]:
     graded = []
     for item in items:
         text = answer(item.question)

@@ -65,8 +65,10 @@ class TrainResult:
 
 # 1. Tokenize ---------------------------------------------------------------------------------------------
 
-def tokenize_chat(tokenizer: PreTrainedTokenizerBase, messages: Sequence[dict[str, str]],
-                  weight: float = 1.0) -> TokenizedExample:
+
+def tokenize_chat(
+    tokenizer: PreTrainedTokenizerBase, messages: Sequence[dict[str, str]], weight: float = 1.0
+) -> TokenizedExample:
     """Tokens of a chat as the template renders it; labels only on the assistant turns (and their end tag).
 
     Each prompt part is tokenized on its own, exactly as at answering time, where the model continues
@@ -82,8 +84,8 @@ def tokenize_chat(tokenizer: PreTrainedTokenizerBase, messages: Sequence[dict[st
         full = _render(tokenizer, messages[: index + 1], generation_prompt=False)
         if not prompt.startswith(done) or not full.startswith(prompt):
             raise ValueError("the chat template does not render turns as prefixes of each other")
-        prompt_ids = _encode(tokenizer, prompt[len(done):])
-        answer_ids = _encode(tokenizer, full[len(prompt):])
+        prompt_ids = _encode(tokenizer, prompt[len(done) :])
+        answer_ids = _encode(tokenizer, full[len(prompt) :])
         input_ids += prompt_ids + answer_ids
         labels += [IGNORE] * len(prompt_ids) + answer_ids
         done = full
@@ -99,6 +101,7 @@ def _encode(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
 
 
 # 2. Pack ---------------------------------------------------------------------------------------------------
+
 
 def pack(examples: Sequence[TokenizedExample], row_tokens: int, rng: random.Random) -> list[PackedBatch]:
     """Shuffle, then fill each row first-fit up to row_tokens: no padding at all."""
@@ -146,8 +149,7 @@ def _collate(row: Sequence[TokenizedExample]) -> PackedBatch:
 
 def block_causal_mask(lengths: Sequence[int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """Additive [1, 1, n, n] mask: each token sees earlier tokens of its own example only."""
-    segment = torch.repeat_interleave(torch.arange(len(lengths), device=device),
-                                      torch.tensor(lengths, device=device))
+    segment = torch.repeat_interleave(torch.arange(len(lengths), device=device), torch.tensor(lengths, device=device))
     n = segment.numel()
     allowed = (segment[:, None] == segment[None, :]) & torch.ones(n, n, dtype=torch.bool, device=device).tril()
     mask = torch.zeros(n, n, dtype=dtype, device=device)
@@ -155,6 +157,7 @@ def block_causal_mask(lengths: Sequence[int], dtype: torch.dtype, device: torch.
 
 
 # 3. Model + LoRA ------------------------------------------------------------------------------------------
+
 
 def add_lora(model: PreTrainedModel, config: TrainingConfig) -> PeftModel:
     lora = LoraConfig(
@@ -209,6 +212,7 @@ def _autocast(device: torch.device) -> Any:
 
 # 4-7. The recipe --------------------------------------------------------------------------------------------
 
+
 def train_lora(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -234,8 +238,9 @@ def train_lora(
 
     # 2. Pack the validation set once; training is re-shuffled and re-packed every epoch.
     val_rows = pack(val, config.row_tokens, random.Random(config.seed))
-    steps_per_epoch = len(group_steps(pack(train, config.row_tokens, random.Random(config.seed)),
-                                      config.tokens_per_step))
+    steps_per_epoch = len(
+        group_steps(pack(train, config.row_tokens, random.Random(config.seed)), config.tokens_per_step)
+    )
     total_steps = max(1, math.ceil(steps_per_epoch * config.epochs))
 
     # 3. LoRA on the frozen base model.
@@ -244,7 +249,8 @@ def train_lora(
     # 4. AdamW on the adapter weights; linear warm-up, then cosine decay to 10%.
     optimizer = torch.optim.AdamW(
         [p for p in peft_model.parameters() if p.requires_grad],
-        lr=config.learning_rate, weight_decay=config.weight_decay,
+        lr=config.learning_rate,
+        weight_decay=config.weight_decay,
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config.warmup_steps, total_steps))
 
@@ -277,7 +283,7 @@ def train_lora(
     # 6. Validate.
     val_loss = evaluate_loss(peft_model, val_rows, device)
     peft_model.eval()
-    tail = losses[-max(1, steps_per_epoch):]  # the last epoch's mean: less noisy than the last step
+    tail = losses[-max(1, steps_per_epoch) :]  # the last epoch's mean: less noisy than the last step
     result = TrainResult(
         train_loss=sum(tail) / len(tail) if tail else float("nan"),
         val_loss=val_loss,
@@ -303,6 +309,7 @@ def _lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
 
 # 7. Save ----------------------------------------------------------------------------------------------------
 
+
 def save_adapter(model: PeftModel, directory: Path) -> None:
     """Write the adapter (safetensors + config) atomically: a crash never leaves half an adapter."""
     partial = directory.with_name(directory.name + ".partial")
@@ -310,8 +317,9 @@ def save_adapter(model: PeftModel, directory: Path) -> None:
     partial.rename(directory)
 
 
-def val_batches_for(tokenizer: PreTrainedTokenizerBase, chats: Sequence[tuple[list[dict[str, str]], float]],
-                    config: TrainingConfig) -> list[PackedBatch]:
+def val_batches_for(
+    tokenizer: PreTrainedTokenizerBase, chats: Sequence[tuple[list[dict[str, str]], float]], config: TrainingConfig
+) -> list[PackedBatch]:
     """The validation set packed the way train_lora packs it, for scoring another adapter on the same data."""
     examples = [tokenize_chat(tokenizer, m, w) for m, w in chats]
     examples = [e for e in examples if len(e.input_ids) <= config.max_seq_len]

@@ -31,12 +31,18 @@ class RunOutcome:
     metrics: dict[str, Any]
 
 
-def run_training(settings: Settings, db: Database, progress: Progress | None = None,
-                 trigger: str = "cli") -> RunOutcome:
+def run_training(
+    settings: Settings, db: Database, progress: Progress | None = None, trigger: str = "cli"
+) -> RunOutcome:
     """Train a new adapter now; the run is recorded whether it succeeds or fails (then it re-raises)."""
     with db.session() as session:
-        run = TrainingRun(status="running", trigger=trigger, started_at=utcnow(), base_model=settings.base_model,
-                          config=settings.training.model_dump(mode="json"))
+        run = TrainingRun(
+            status="running",
+            trigger=trigger,
+            started_at=utcnow(),
+            base_model=settings.base_model,
+            config=settings.training.model_dump(mode="json"),
+        )
         session.add(run)
         session.flush()
         run_id = run.id
@@ -53,8 +59,6 @@ def run_training(settings: Settings, db: Database, progress: Progress | None = N
 
 
 def _train(settings: Settings, db: Database, run_id: int, progress: Progress) -> RunOutcome:
-    import torch
-
     from ftbot.llm import load_base_model, load_tokenizer, pick_device
     from trainer.lora import evaluate_loss, save_adapter, train_lora, val_batches_for
 
@@ -62,12 +66,13 @@ def _train(settings: Settings, db: Database, run_id: int, progress: Progress) ->
     # 1. Data: every stored record becomes an example whose prompt looks like answering time.
     progress("dataset", 0, 1, None)
     dataset = build_dataset(settings, db)
+    if all(e.origin == "refusal" for e in dataset.examples):
+        raise ValueError("nothing to train on: ingest Q&A files or documents first (ftbot ingest PATH)")
     _save_dataset(settings, db, run_id, dataset)
     progress("dataset", 1, 1, None)
 
     # 2. Model.
     device = pick_device(settings.device)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     tokenizer = load_tokenizer(settings.base_model, settings.cache_dir)
     model = load_base_model(settings.base_model, settings.cache_dir, device)
 
@@ -80,8 +85,9 @@ def _train(settings: Settings, db: Database, run_id: int, progress: Progress) ->
                 run.step, run.total_steps = step, total
 
     chats = lambda examples: [(e.messages, e.weight) for e in examples]  # noqa: E731
-    peft_model, result = train_lora(model, tokenizer, chats(dataset.train), chats(dataset.val), config, device,
-                                    on_step=on_step)
+    peft_model, result = train_lora(
+        model, tokenizer, chats(dataset.train), chats(dataset.val), config, device, on_step=on_step
+    )
 
     # 4. Gate: score the active adapter on this run's validation set, the same data the candidate saw.
     with db.session() as session:
@@ -119,13 +125,21 @@ def _train(settings: Settings, db: Database, run_id: int, progress: Progress) ->
         "device": str(device),
     }
     promoted = should_promote(result.val_loss, active_val_loss, config.promotion_margin)
-    (adapter_dir / "ftbot.json").write_text(json.dumps(
-        {"version": name, "base_model": settings.base_model, "dataset_hash": dataset.hash, "metrics": metrics},
-        indent=2,
-    ))
+    (adapter_dir / "ftbot.json").write_text(
+        json.dumps(
+            {"version": name, "base_model": settings.base_model, "dataset_hash": dataset.hash, "metrics": metrics},
+            indent=2,
+        )
+    )
     with db.session() as session:
-        version = ModelVersion(name=name, run_id=run_id, base_model=settings.base_model,
-                               adapter_path=str(adapter_dir), dataset_hash=dataset.hash, metrics=metrics)
+        version = ModelVersion(
+            name=name,
+            run_id=run_id,
+            base_model=settings.base_model,
+            adapter_path=str(adapter_dir),
+            dataset_hash=dataset.hash,
+            metrics=metrics,
+        )
         session.add(version)
         if promoted:
             promote(session, version)
@@ -145,6 +159,7 @@ def build_dataset(settings: Settings, db: Database) -> Dataset:
         builder = DatasetBuilder(
             index,
             top_k=settings.retrieval.top_k,
+            max_units=settings.retrieval.max_units,
             context_chars=settings.retrieval.context_chars,
             validation_fraction=settings.training.validation_fraction,
             seed=settings.training.seed,
@@ -160,8 +175,14 @@ def _save_dataset(settings: Settings, db: Database, run_id: int, dataset: Datase
     (settings.datasets_dir / f"{dataset.hash}.jsonl").write_text(dataset.to_jsonl())
     with db.session() as session:
         session.add_all(
-            TrainingExample(run_id=run_id, record_id=e.record_id, origin=e.origin, split=e.split,
-                            messages=e.messages, weight=e.weight)
+            TrainingExample(
+                run_id=run_id,
+                record_id=e.record_id,
+                origin=e.origin,
+                split=e.split,
+                messages=e.messages,
+                weight=e.weight,
+            )
             for e in dataset.examples
         )
         run = session.get_one(TrainingRun, run_id)

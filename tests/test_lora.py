@@ -97,7 +97,8 @@ def test_when_trained_then_lora_weights_move_and_base_weights_do_not(model, toke
 
 
 def test_when_trained_on_a_fact_then_the_model_answers_it(model, tokenizer, tmp_path: Path) -> None:
-    chats = _fact_chats()
+    # One fact: a 2-layer random model has too little to tell several prompts apart through LoRA alone.
+    chats = _fact_chats(1)
     question = chats[0][0][:-1]  # system + user, no answer
 
     def answer(m) -> str:

@@ -121,23 +121,18 @@ class DatasetBuilder:
         return Dataset(examples)
 
     def _contexts(self, question: str, gold: str | None) -> list[str]:
-        """The context answering time would build, with the gold unit at a random rank.
-
-        Random, not where retrieval ranked it: a training question is the stored question itself, so its
-        own Q&A pair would nearly always come first and the model would learn to copy the first passage
-        instead of finding the one that answers (paraphrased questions rank it anywhere).
-        """
+        """The context answering time would build, with the gold unit in it: where retrieval ranked it, or
+        at a random rank when retrieval missed it, so every grounded example is answerable from its prompt."""
         hits = self.index.search(question, k=self.top_k)
         units = [passage.text for passage in self.index.focus(question, hits, self.max_units)]
-        if gold is None:
-            return fit_contexts(units, self.context_chars)
-        others = [unit for unit in units if unit != gold][: self.max_units - 1]
-        for position in self._rng.sample(range(len(others) + 1), len(others) + 1):
-            candidate = [*others[:position], gold, *others[position:]]
-            kept = fit_contexts(candidate, self.context_chars)
-            if gold in kept:  # the budget may cut late passages: keep the gold one whole
-                return kept
-        return fit_contexts([gold], self.context_chars)
+        if gold is not None and gold not in units:
+            units = units[: self.max_units - 1]
+            units.insert(self._rng.randrange(len(units) + 1), gold)
+        kept = fit_contexts(units, self.context_chars)
+        if gold is not None and gold not in kept:  # the budget cut it: rank it first instead
+            units.remove(gold)
+            kept = fit_contexts([gold, *units], self.context_chars)
+        return kept
 
     def _best_unit(self, question: str, record: Record) -> str:
         """The sentence of a document chunk that best answers a question about its section."""

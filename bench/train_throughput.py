@@ -85,17 +85,11 @@ def main() -> None:
 
 def _hf_trainer_epoch(model, tokenized, pad_id: int, config, batch_size: int, device) -> tuple[float, int]:  # type: ignore[no-untyped-def]
     """One epoch of the textbook recipe: get_peft_model + Trainer with a padding collator."""
-    from peft import LoraConfig, get_peft_model
     from transformers import Trainer, TrainingArguments
 
-    lora = LoraConfig(
-        r=config.lora_rank,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=list(config.target_modules),
-        task_type="CAUSAL_LM",
-    )
-    peft_model = get_peft_model(model, lora)
+    from trainer.lora import add_lora  # the same LoRA config (peft get_peft_model) as ftbot uses
+
+    peft_model = add_lora(model, config)
     rows = [{"input_ids": t.input_ids, "labels": t.labels} for t in tokenized]
     padded = [0]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -31,7 +31,7 @@ class LocalGenerator:
         self._device = pick_device(settings.device)
         self._tokenizer = load_tokenizer(settings.base_model, settings.cache_dir)
         # Eager attention: on a CPU, SDPA's kernel costs ~6 ms per layer for a single decoded token.
-        model = load_base_model(settings.base_model, settings.cache_dir, self._device, attention="eager")
+        model: Any = load_base_model(settings.base_model, settings.cache_dir, self._device, attention="eager")
         if adapter_path is not None:
             from peft import PeftModel
 
@@ -66,7 +66,7 @@ class LocalGenerator:
                 use_cache=True,
                 logits_to_keep=1,
             )
-        return self._tokenizer.decode(_without_repeat(produced), skip_special_tokens=True).strip()
+        return str(self._tokenizer.decode(_without_repeat(produced), skip_special_tokens=True)).strip()
 
 
 REPEAT_NGRAM = 8

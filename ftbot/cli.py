@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -129,7 +129,7 @@ def train() -> None:
 
 
 def _train(ctx: Context) -> bool:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
     from trainer.pipeline import run_training
 
@@ -141,7 +141,7 @@ def _train(ctx: Context) -> bool:
         TextColumn("{task.fields[loss]}"),
     )
     with Progress(*columns, console=console) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def on_progress(phase: str, done: int, total: int, loss: float | None) -> None:
             if phase not in tasks:
@@ -186,7 +186,7 @@ def _questions(words: list[str]) -> Iterator[str]:
     return iter([" ".join(words)])
 
 
-def _answerer(ctx: Context, **options: bool) -> Answerer:
+def _answerer(ctx: Context, **options: Any) -> Answerer:
     from bot.answer import Answerer
 
     with console.status("loading models..."):

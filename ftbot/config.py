@@ -101,9 +101,9 @@ class Settings(BaseSettings):
     allow_list: tuple[str, ...] = ()
     device: str = "auto"
     log_level: str = "INFO"
-    training: TrainingConfig = TrainingConfig()
-    retrieval: RetrievalConfig = RetrievalConfig()
-    generation: GenerationConfig = GenerationConfig()
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
 
     @field_validator("device")
     @classmethod

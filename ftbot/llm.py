@@ -6,7 +6,7 @@ import importlib.util
 import logging
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ftbot.config import BUNDLED_BASE_MODEL, ConfigError
 
@@ -91,7 +91,7 @@ def load_base_model(name: str, cache_dir: Path, device: torch.device, *, attenti
 
     cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     dtype = torch.bfloat16 if cuda_bf16 else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(
+    model: Any = AutoModelForCausalLM.from_pretrained(
         resolve_base_model(name, cache_dir), dtype=dtype, attn_implementation=attention
     )
-    return model.to(device)
+    return model.to(device)  # type: ignore[no-any-return]

@@ -172,7 +172,7 @@ def add_lora(model: PreTrainedModel, config: TrainingConfig) -> PeftModel:
 
 def batch_loss(model: PeftModel, batch: PackedBatch, device: torch.device) -> torch.Tensor:
     """Weighted mean cross-entropy over labeled tokens; logits are computed for those positions only."""
-    causal_lm = model.get_base_model()
+    causal_lm: Any = model.get_base_model()  # the Llama-style *ForCausalLM with LoRA layers inside
     dtype = next(causal_lm.parameters()).dtype
     hidden = causal_lm.model(
         input_ids=batch.input_ids.to(device),
@@ -313,7 +313,7 @@ def _lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
 def save_adapter(model: PeftModel, directory: Path) -> None:
     """Write the adapter (safetensors + config) atomically: a crash never leaves half an adapter."""
     partial = directory.with_name(directory.name + ".partial")
-    model.save_pretrained(partial)
+    model.save_pretrained(str(partial))
     partial.rename(directory)
 
 

@@ -30,8 +30,8 @@ class LocalGenerator:
         self._config: GenerationConfig = settings.generation
         self._device = pick_device(settings.device)
         self._tokenizer = load_tokenizer(settings.base_model, settings.cache_dir)
-        # Eager attention: on a CPU, SDPA's kernel costs ~6 ms per layer for a single decoded token.
-        model: Any = load_base_model(settings.base_model, settings.cache_dir, self._device, attention="eager")
+        # SDPA: measured on 2 CPU cores, 517 ms vs eager's 645 ms for a 250-token prefill, 57 vs 61 ms per token.
+        model: Any = load_base_model(settings.base_model, settings.cache_dir, self._device, attention="sdpa")
         if adapter_path is not None:
             from peft import PeftModel
 
@@ -66,10 +66,13 @@ class LocalGenerator:
                 use_cache=True,
                 logits_to_keep=1,
             )
-        return str(self._tokenizer.decode(_without_repeat(produced), skip_special_tokens=True)).strip()
+        if not _repeats(produced):
+            return str(self._tokenizer.decode(produced, skip_special_tokens=True)).strip()
+        text = str(self._tokenizer.decode(produced[:-REPEAT_NGRAM], skip_special_tokens=True)).strip()
+        return _last_full_sentence(text)
 
 
-REPEAT_NGRAM = 8
+REPEAT_NGRAM = 12  # shorter spans repeat legitimately ("per month for 1 user" in a price list)
 
 
 def _repeats(tokens: list[int], n: int = REPEAT_NGRAM) -> bool:
@@ -81,10 +84,12 @@ def _repeats(tokens: list[int], n: int = REPEAT_NGRAM) -> bool:
     return any(tokens[i : i + n] == tail for i in range(len(tokens) - 2 * n + 1))
 
 
-def _without_repeat(tokens: list[int], n: int = REPEAT_NGRAM) -> list[int]:
-    """The answer without the repeat: checked after every token, the loop is caught as its first n-gram
-    recurs, so dropping the last n tokens keeps exactly one pass."""
-    return tokens[:-n] if _repeats(tokens, n) else tokens
+def _last_full_sentence(text: str) -> str:
+    """A looping answer cut where the loop began ends mid-phrase; keep it up to its last full sentence."""
+    end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+    if text.endswith((".", "!", "?")) or end < 0:
+        return text
+    return text[: end + 1]
 
 
 def _quantize_int8(model: torch.nn.Module) -> torch.nn.Module:

@@ -85,11 +85,15 @@ def _repeats(tokens: list[int], n: int = REPEAT_NGRAM) -> bool:
 
 
 def _last_full_sentence(text: str) -> str:
-    """A looping answer cut where the loop began ends mid-phrase; keep it up to its last full sentence."""
-    end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
-    if text.endswith((".", "!", "?")) or end < 0:
+    """A looping answer cut where the loop began can end mid-number ("EUR 4" of "EUR 49"): keep it up to
+    its last full sentence, or else its last full clause, marked as cut."""
+    if text.endswith((".", "!", "?")):
         return text
-    return text[: end + 1]
+    end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+    if end >= 0:
+        return text[: end + 1]
+    clause = max(text.rfind(", "), text.rfind("; "))
+    return text[:clause] + " ..." if clause > 0 else text
 
 
 def _quantize_int8(model: torch.nn.Module) -> torch.nn.Module:

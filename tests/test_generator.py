@@ -27,6 +27,7 @@ def test_when_the_answer_repeats_an_ngram_then_decoding_stops(tokens: list[int],
         ("I don't know. I don", "I don't know."),
         ("Starter costs EUR 19. Business costs EUR 4", "Starter costs EUR 19."),
         ("Complete sentence.", "Complete sentence."),
+        ("Starter costs EUR 19 for 1 user, Business costs EUR 4", "Starter costs EUR 19 for 1 user ..."),
         ("no sentence end at all", "no sentence end at all"),
     ],
 )

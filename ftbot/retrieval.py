@@ -93,6 +93,7 @@ class RetrievalIndex:
         self.embedder = embedder
         self._ids, self._texts, self._kinds, self._citations, self._matrix = record_ids, texts, kinds, citations, matrix
         self._units: dict[int, tuple[list[str], np.ndarray]] = {}  # record id → its units and their vectors
+        self._queries: dict[str, np.ndarray] = {}
 
     @classmethod
     def from_database(cls, session: Session, embedder: Embedder) -> RetrievalIndex:
@@ -130,17 +131,13 @@ class RetrievalIndex:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def search(self, query: str, k: int, min_score: float = -1.0, exclude: set[int] | None = None) -> list[Hit]:
-        """The k most similar records scoring at least min_score, best first."""
+    def search(self, query: str, k: int) -> list[Hit]:
+        """The k most similar records, best first."""
         if not self._ids:
             return []
-        scores = self._matrix @ self.embedder.embed([query])[0]
+        scores = self._matrix @ self._query_vector(query)
         hits: list[Hit] = []
-        for index in np.argsort(-scores):
-            if scores[index] < min_score or len(hits) == k:
-                break
-            if exclude and self._ids[index] in exclude:
-                continue
+        for index in np.argsort(-scores)[:k]:
             hits.append(
                 Hit(
                     self._ids[index],
@@ -151,6 +148,14 @@ class RetrievalIndex:
                 )
             )
         return hits
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        """search() and focus() embed the same question: embed it once (the last few are kept)."""
+        if query not in self._queries:
+            if len(self._queries) >= 32:
+                self._queries.pop(next(iter(self._queries)))
+            self._queries[query] = self.embedder.embed([query])[0]
+        return self._queries[query]
 
     def units(self, hit: Hit) -> tuple[list[str], np.ndarray]:
         """A record's units and their embeddings, computed once per record and kept."""
@@ -163,7 +168,7 @@ class RetrievalIndex:
         """The units of the retrieved records most similar to the question, best first."""
         if not hits:
             return []
-        query = self.embedder.embed([question])[0]
+        query = self._query_vector(question)
         scored: list[tuple[float, Passage]] = []
         for hit in hits:
             units, vectors = self.units(hit)

@@ -53,12 +53,14 @@ class LocalGenerator:
         # A plain greedy loop over the KV cache: less per-token overhead than generate() for short answers.
         out = self._model(input_ids=ids, use_cache=True, logits_to_keep=1)
         produced: list[int] = []
+        looped = False
         for _ in range(self._config.max_new_tokens):
             token = int(out.logits[0, -1].argmax())
             if token in self._stop_ids:
                 break
             produced.append(token)
-            if _repeats(produced):
+            looped = _repeats(produced)
+            if looped:
                 break
             out = self._model(
                 input_ids=torch.tensor([[token]], device=self._device),
@@ -66,7 +68,7 @@ class LocalGenerator:
                 use_cache=True,
                 logits_to_keep=1,
             )
-        if not _repeats(produced):
+        if not looped:
             return str(self._tokenizer.decode(produced, skip_special_tokens=True)).strip()
         text = str(self._tokenizer.decode(produced[:-REPEAT_NGRAM], skip_special_tokens=True)).strip()
         return _last_full_sentence(text)

@@ -56,7 +56,6 @@ class Passage:
 
     text: str
     citation: str
-    record_id: int
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -111,13 +110,15 @@ class RetrievalIndex:
             .where(Record.embedding.is_not(None), Record.embedding_model == embedder.name)
             .order_by(Record.id)
         ).all()
-        rows = list({row.content_hash: row for row in reversed(rows)}.values())[::-1]  # one per content, oldest
-        dim = embedder.embed(["dimension probe"]).shape[1] if not rows else None
-        matrix = (
-            np.stack([np.frombuffer(row.embedding, dtype=np.float32) for row in rows])
-            if rows
-            else np.zeros((0, dim or 0), dtype=np.float32)
-        )
+        unique, seen = [], set()
+        for row in rows:  # the same content in several files is indexed once, as its oldest record
+            if row.content_hash not in seen:
+                seen.add(row.content_hash)
+                unique.append(row)
+        rows = unique
+        # An empty index never reaches the matrix: search() returns no hits first.
+        vectors = [np.frombuffer(row.embedding, dtype=np.float32) for row in rows]
+        matrix = np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
         citations = [f"{os.path.basename(row.uri)} {row.external_id}" for row in rows]
         return cls(
             embedder,
@@ -173,7 +174,7 @@ class RetrievalIndex:
         for hit in hits:
             units, vectors = self.units(hit)
             for unit, score in zip(units, vectors @ query, strict=True):
-                scored.append((float(score), Passage(unit, hit.citation, hit.record_id)))
+                scored.append((float(score), Passage(unit, hit.citation)))
         scored.sort(key=lambda pair: -pair[0])
         return [passage for _, passage in scored[:max_units]]
 

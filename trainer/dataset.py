@@ -136,9 +136,7 @@ class DatasetBuilder:
 
     def _best_unit(self, question: str, record: Record) -> str:
         """The sentence of a document chunk that best answers a question about its section."""
-        hit = Hit(record.id, 1.0, record.text, "", record.kind)
-        units, vectors = self.index.units(hit)
-        return units[int((vectors @ self.index.embedder.embed([question])[0]).argmax())]
+        return self.index.focus(question, [Hit(record.id, 1.0, record.text, "", record.kind)], max_units=1)[0].text
 
     def _grounded(self, question: str, answer: str, gold: str, record: Record, origin: Origin, split: Any) -> Example:
         return Example(chat_messages(question, self._contexts(question, gold), answer), origin, split, record.id)

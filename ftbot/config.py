@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -57,6 +58,9 @@ class TrainingConfig(BaseModel):
     seed: int = 17
     # Promote only when validation loss improves on the active version by at least this much.
     promotion_margin: float = Field(0.0, ge=0)
+    # Feedback from Slack: answers voted 👍 and admins' corrections are trained on with these weights.
+    upvoted_weight: float = Field(2.0, gt=0)
+    correction_weight: float = Field(3.0, gt=0)
 
 
 class RetrievalConfig(BaseModel):
@@ -87,6 +91,33 @@ class GenerationConfig(BaseModel):
     quantize_cpu: bool = False
 
 
+class ChannelConfig(BaseModel):
+    """Per-channel overrides of how the bot behaves in one Slack channel."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # False: answer every question-like message in the channel, not only messages that mention the bot.
+    mention_only: bool = True
+
+
+class SlackConfig(BaseModel):
+    """How the bot behaves in Slack (tokens are top-level settings read from SLACK_* variables)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Channel ids the bot answers in; empty means every channel it is invited to. DMs are always answered.
+    allowed_channels: tuple[str, ...] = ()
+    mention_only: bool = True
+    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    # Where training summaries are posted (a channel id); none: only the admin who started the run is told.
+    admin_channel: str | None = None
+    # Port of the local Slack stand-in when no Slack tokens are set.
+    standin_port: int = Field(3999, ge=0, le=65535)
+
+    def channel(self, channel_id: str) -> ChannelConfig:
+        return self.channels.get(channel_id, ChannelConfig(mention_only=self.mention_only))
+
+
 class Settings(BaseSettings):
     """Everything ftbot reads from the environment (FTBOT_*) and ftbot.toml."""
 
@@ -104,6 +135,43 @@ class Settings(BaseSettings):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    slack: SlackConfig = Field(default_factory=SlackConfig)
+
+    # Slack credentials use Slack's own variable names; the FTBOT_ names work too.
+    slack_bot_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "FTBOT_SLACK_BOT_TOKEN")
+    )
+    slack_app_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "FTBOT_SLACK_APP_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "FTBOT_SLACK_SIGNING_SECRET")
+    )
+    slack_api_url: str | None = Field(None, validation_alias=AliasChoices("SLACK_API_URL", "FTBOT_SLACK_API_URL"))
+    # Slack user ids allowed to run /finetune, besides workspace admins: FTBOT_ADMINS=U123,U456.
+    admins: Annotated[tuple[str, ...], NoDecode] = ()
+    # When the weekly retraining runs (crontab syntax, UTC): minute hour day month day-of-week.
+    retrain_cron: str = "0 3 * * mon"
+    # A run whose worker has not written a heartbeat for this long is marked failed.
+    worker_heartbeat_timeout_s: float = Field(300.0, gt=0)
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("retrain_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as error:
+            raise ValueError(f"not a crontab expression like '0 3 * * mon' ({error})") from None
+        return value
 
     @field_validator("device")
     @classmethod

@@ -77,6 +77,35 @@ class TrainingRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     step: Mapped[int] = mapped_column(Integer, default=0)
     total_steps: Mapped[int] = mapped_column(Integer, default=0)
+    loss: Mapped[float | None] = mapped_column(Float)  # the latest training loss, for /finetune status
+    # A hashed Slack user id (or "cli", "schedule"): who asked for the run.
+    requested_by: Mapped[str | None] = mapped_column(String(64))
+    # Set for scheduled runs ("schedule:2026-11-23T03:00"): one run per tick even with several schedulers.
+    trigger_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # True while queued or running, NULL afterwards. Unique, so the database itself refuses a second
+    # run while one is pending (NULLs never collide), across every replica.
+    pending: Mapped[bool | None] = mapped_column(unique=True)
+    worker_id: Mapped[str | None] = mapped_column(String(128))
+    heartbeat_at: Mapped[datetime | None]
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+
+    events: Mapped[list[TrainingRunEvent]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="TrainingRunEvent.id"
+    )
+
+
+class TrainingRunEvent(Base):
+    """A timestamped step in a run's lifecycle (queued, started, cancel requested, succeeded, ...)."""
+
+    __tablename__ = "training_run_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("training_runs.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text, default="")
+
+    run: Mapped[TrainingRun] = relationship(back_populates="events")
 
 
 class TrainingExample(Base):
@@ -124,6 +153,11 @@ class Answer(Base):
     channel: Mapped[str] = mapped_column(String(32), default="cli")
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Where the answer was posted in Slack, so reactions and button clicks find it.
+    slack_channel: Mapped[str | None] = mapped_column(String(32))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_answers_slack_message", "slack_channel", "slack_ts"),)
 
 
 class Feedback(Base):
@@ -134,8 +168,28 @@ class Feedback(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))  # hashed Slack user id (ftbot.privacy.user_ref)
     vote: Mapped[int] = mapped_column(Integer)  # +1 or -1
+    via: Mapped[str] = mapped_column(String(16), default="button")  # button | reaction | modal | cli
     reason: Mapped[str | None] = mapped_column(Text)
     correction: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SlackEvent(Base):
+    """Event ids already handled: Slack retries deliveries, and one event must give one answer."""
+
+    __tablename__ = "slack_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Lease(Base):
+    """A named lease with an expiry: which process runs the scheduler when several replicas run."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime]

@@ -49,29 +49,69 @@ class LocalGenerator:
     @torch.inference_mode()
     def generate(self, messages: list[dict[str, str]]) -> str:
         prompt = self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        ids = torch.tensor([self._tokenizer(prompt, add_special_tokens=False)["input_ids"]], device=self._device)
-        # A plain greedy loop over the KV cache: less per-token overhead than generate() for short answers.
-        out = self._model(input_ids=ids, use_cache=True, logits_to_keep=1)
-        produced: list[int] = []
-        looped = False
-        for _ in range(self._config.max_new_tokens):
-            token = int(out.logits[0, -1].argmax())
-            if token in self._stop_ids:
-                break
-            produced.append(token)
-            looped = _repeats(produced)
-            if looped:
-                break
-            out = self._model(
-                input_ids=torch.tensor([[token]], device=self._device),
-                past_key_values=out.past_key_values,
-                use_cache=True,
-                logits_to_keep=1,
-            )
+        prompt_ids: list[int] = self._tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        produced, looped = self._decode(prompt_ids)
         if not looped:
             return str(self._tokenizer.decode(produced, skip_special_tokens=True)).strip()
         text = str(self._tokenizer.decode(produced[:-REPEAT_NGRAM], skip_special_tokens=True)).strip()
         return _last_full_sentence(text)
+
+    def _decode(self, prompt_ids: list[int]) -> tuple[list[int], bool]:
+        """Greedy decoding with prompt-lookup drafts: answers mostly copy the context, so the tokens that
+        followed the last few generated ones in the prompt are proposed as a draft and checked in one
+        forward pass. Accepted tokens are exactly those plain greedy decoding would produce; on a CPU a
+        pass over 8 tokens costs little more than a pass over 1, since reading the weights dominates.
+
+        Invariant: the KV cache holds every token except `token`, the next one to emit.
+        """
+        limit = self._config.max_new_tokens
+        out = self._model(input_ids=self._tensor(prompt_ids), use_cache=True, logits_to_keep=1)
+        cache, token = out.past_key_values, int(out.logits[0, -1].argmax())
+        produced: list[int] = []
+        while token not in self._stop_ids and len(produced) < limit:
+            produced.append(token)
+            if _repeats(produced):
+                return produced, True
+            draft = _lookup_draft(prompt_ids + produced, min(DRAFT_TOKENS, limit - len(produced)))
+            fed = [token, *draft]
+            out = self._model(
+                input_ids=self._tensor(fed), past_key_values=cache, use_cache=True, logits_to_keep=len(fed)
+            )
+            predicted = out.logits[0].argmax(-1).tolist()  # predicted[i]: the token after fed[i]
+            accepted = 0
+            while accepted < len(draft) and predicted[accepted] == draft[accepted]:
+                if draft[accepted] in self._stop_ids or len(produced) >= limit:
+                    break
+                produced.append(draft[accepted])
+                accepted += 1
+                if _repeats(produced):
+                    return produced, True
+            rejected = len(draft) - accepted
+            if rejected:
+                cache.crop(-rejected)  # drop the rejected drafts' keys and values
+            token = predicted[accepted]
+        return produced, False
+
+    def _tensor(self, ids: list[int]) -> torch.Tensor:
+        return torch.tensor([ids], device=self._device)
+
+
+DRAFT_TOKENS = 8  # per verification pass; measured in BENCHMARKS.md (ask latency)
+DRAFT_NGRAMS = (3, 2, 1)  # match the last 3 generated tokens in the prompt, else 2, else 1
+
+
+def _lookup_draft(ids: list[int], k: int) -> list[int]:
+    """The k tokens that followed the latest earlier occurrence of the sequence's last n tokens."""
+    if k <= 0:
+        return []
+    for n in DRAFT_NGRAMS:
+        if len(ids) <= n:
+            continue
+        tail = ids[-n:]
+        for start in range(len(ids) - n - 1, -1, -1):
+            if ids[start : start + n] == tail:
+                return ids[start + n : start + n + k]
+    return []
 
 
 REPEAT_NGRAM = 12  # shorter spans repeat legitimately ("per month for 1 user" in a price list)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.generator import REPEAT_NGRAM, _last_full_sentence, _repeats
+from bot.generator import REPEAT_NGRAM, _last_full_sentence, _lookup_draft, _repeats
 
 
 @pytest.mark.parametrize(
@@ -33,3 +33,41 @@ def test_when_the_answer_repeats_an_ngram_then_decoding_stops(tokens: list[int],
 )
 def test_when_a_looping_answer_is_cut_then_it_ends_on_its_last_full_sentence(text: str, kept: str) -> None:
     assert _last_full_sentence(text) == kept
+
+
+@pytest.mark.parametrize(
+    ("ids", "k", "draft"),
+    [
+        ([5, 6, 7, 8, 9, 1, 6, 7], 3, [8, 9, 1]),  # last 3-gram unseen, 2-gram [6, 7] seen: what followed it
+        ([1, 2, 3, 4, 1, 2, 3], 2, [4, 1]),
+        ([1, 2, 3], 4, []),  # nothing repeats: no draft
+        ([4, 9, 4], 5, [9, 4]),  # a draft stops at the end of the sequence
+        ([1, 2, 1, 2], 0, []),
+    ],
+)
+def test_when_the_last_tokens_occurred_before_then_what_followed_is_the_draft(
+    ids: list[int], k: int, draft: list[int]
+) -> None:
+    assert _lookup_draft(ids, k) == draft
+
+
+def test_when_decoding_with_drafts_then_the_answer_equals_plain_greedy_decoding(tiny_settings) -> None:
+    import torch
+
+    from bot.generator import LocalGenerator
+
+    generator = LocalGenerator(tiny_settings, None, "base")
+    model, tokenizer = generator._model, generator._tokenizer
+    for question in ["vacation days per year", "the IT helpdesk channel is it-helpdesk", "expenses approved"]:
+        # A prompt that repeats itself, so drafts are proposed (and some rejected) along the way.
+        messages = [{"role": "user", "content": f"{question}. {question}. {question}."}]
+        prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        with torch.inference_mode():
+            plain = model.generate(
+                torch.tensor([ids]), max_new_tokens=tiny_settings.generation.max_new_tokens, do_sample=False
+            )[0, len(ids) :].tolist()
+        produced, looped = generator._decode(ids)
+        stop = next((i for i, t in enumerate(plain) if t in generator._stop_ids), len(plain))
+        expected = plain[:stop]
+        assert produced == (expected[: len(produced)] if looped else expected)

@@ -1,26 +1,55 @@
-"""One training run end to end: dataset → train → gate against the active version → save → promote."""
+"""One training run end to end: dataset → train → gate against the active version → save → promote.
+
+The run is a row in the queue (trainer.runs): execute_run trains one a worker has claimed, writing its
+progress, heartbeat and loss curve as it goes; run_training queues, claims and executes one in place.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from ftbot.config import Settings
-from ftbot.retrieval import Embedder, RetrievalIndex
+from ftbot.retrieval import Embedder, RetrievalIndex, embed_missing
 from ftbot.storage.db import Database
-from ftbot.storage.models import ModelVersion, TrainingExample, TrainingRun, utcnow
+from ftbot.storage.models import ModelVersion, TrainingExample, TrainingRun
 from trainer.dataset import Dataset, DatasetBuilder
 from trainer.registry import active_version, promote, should_promote
+from trainer.runs import (
+    CANCELLED,
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    RunAlreadyPending,
+    RunCancelled,
+    RunLost,
+    beat,
+    claim,
+    enqueue,
+    finish,
+    new_worker_id,
+)
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int, float | None], None]  # (phase, done, total, loss)
+
+# How often a running run writes its heartbeat, even during a long step or while loading the model: the
+# reaper fails runs silent for settings.worker_heartbeat_timeout_s (300 s by default).
+HEARTBEAT_SECONDS = 10.0
+# Step progress is written, and a cancel request read, at most this often (and on the first and last step).
+SYNC_SECONDS = 1.0
+# The loss curve saved with the run (and drawn in Slack) keeps at most this many points.
+MAX_CURVE_POINTS = 1000
 
 
 @dataclass(frozen=True)
@@ -32,61 +61,82 @@ class RunOutcome:
 
 
 def run_training(
-    settings: Settings, db: Database, progress: Progress | None = None, trigger: str = "cli"
+    settings: Settings,
+    db: Database,
+    progress: Progress | None = None,
+    trigger: str = "cli",
+    requested_by: str | None = None,
 ) -> RunOutcome:
-    """Train a new adapter now; the run is recorded whether it succeeds or fails (then it re-raises)."""
+    """Queue a run and train it here and now (`ftbot train`). Raises RunAlreadyPending while another run is
+    queued or running; otherwise as execute_run."""
     with db.session() as session:
-        run = TrainingRun(
-            status="running",
-            trigger=trigger,
-            started_at=utcnow(),
-            base_model=settings.base_model,
-            config=settings.training.model_dump(mode="json"),
-        )
-        session.add(run)
-        session.flush()
-        run_id = run.id
+        run_id = enqueue(session, trigger=trigger, requested_by=requested_by).id
+    worker_id = new_worker_id()
+    if not claim(db, run_id, worker_id):
+        raise RunAlreadyPending(run_id)  # a worker (or a cancel) got to it first
+    return execute_run(settings, db, run_id, progress=progress, worker_id=worker_id)
+
+
+def execute_run(
+    settings: Settings,
+    db: Database,
+    run_id: int,
+    *,
+    progress: Progress | None = None,
+    worker_id: str | None = None,
+) -> RunOutcome:
+    """Train a run already claimed (running). Every ending is recorded with an event and clears `pending`,
+    then re-raises: RunCancelled when cancelled, the error itself when it failed, RunLost when the run was
+    reaped meanwhile (its record is then left as the reaper wrote it)."""
+    with db.session() as session:
+        run = session.get_one(TrainingRun, run_id)
+        if run.status != RUNNING:
+            raise ValueError(f"run #{run_id} is {run.status}; claim it before executing it")
+        worker_id = worker_id or run.worker_id or new_worker_id()
+        run.base_model, run.config = settings.base_model, settings.training.model_dump(mode="json")
+    # Beat well within the reaper's timeout, however short an operator sets it.
+    heartbeat = min(HEARTBEAT_SECONDS, settings.worker_heartbeat_timeout_s / 3)
+    tracker = RunTracker(db, run_id, worker_id, progress, heartbeat_seconds=heartbeat)
     try:
-        outcome = _train(settings, db, run_id, progress or (lambda *_: None))
-    except BaseException as error:
-        with db.session() as session:
-            failed = session.get_one(TrainingRun, run_id)
-            failed.status = "cancelled" if isinstance(error, KeyboardInterrupt) else "failed"
-            failed.error = f"{type(error).__name__}: {error}"
-            failed.finished_at = utcnow()
+        with tracker:
+            return _train(settings, db, tracker)
+    except RunLost:
+        log.warning("run %d was marked failed elsewhere (no heartbeat?); its result is discarded", run_id)
         raise
-    return outcome
+    except RunCancelled:
+        tracker.end(CANCELLED, f"cancelled on request {tracker.position}")
+        raise
+    except KeyboardInterrupt:
+        tracker.end(CANCELLED, f"interrupted (Ctrl-C or shutdown) {tracker.position}")
+        raise
+    except BaseException as error:
+        tracker.end(FAILED, f"{type(error).__name__}: {error}")
+        raise
 
 
-def _train(settings: Settings, db: Database, run_id: int, progress: Progress) -> RunOutcome:
+def _train(settings: Settings, db: Database, tracker: RunTracker) -> RunOutcome:
     from ftbot.llm import load_base_model, load_tokenizer, pick_device
     from trainer.lora import evaluate_loss, save_adapter, train_lora, val_batches_for
 
-    config = settings.training
+    config, run_id = settings.training, tracker.run_id
     # 1. Data: every stored record becomes an example whose prompt looks like answering time.
-    progress("dataset", 0, 1, None)
+    tracker.phase("dataset", 0, 1)
     dataset = build_dataset(settings, db)
     if all(e.origin == "refusal" for e in dataset.examples):
         raise ValueError("nothing to train on: ingest Q&A files or documents first (ftbot ingest PATH)")
     _save_dataset(settings, db, run_id, dataset)
-    progress("dataset", 1, 1, None)
+    tracker.phase("dataset", 1, 1)
 
     # 2. Model.
     device = pick_device(settings.device)
     tokenizer = load_tokenizer(settings.base_model, settings.cache_dir)
     model = load_base_model(settings.base_model, settings.cache_dir, device)
 
-    # 3. Train.
-    def on_step(step: int, total: int, loss: float) -> None:
-        progress("train", step, total, loss)
-        if step == 1 or step % 5 == 0 or step == total:
-            with db.session() as session:
-                run = session.get_one(TrainingRun, run_id)
-                run.step, run.total_steps = step, total
-
+    # 3. Train; the tracker records each step's loss and raises RunCancelled between steps when asked to.
     chats = lambda examples: [(e.messages, e.weight) for e in examples]  # noqa: E731
+    tracker.training_started()
     peft_model, result = train_lora(
-        model, tokenizer, chats(dataset.train), chats(dataset.val), config, device, on_step=on_step
+        model, tokenizer, chats(dataset.train), chats(dataset.val), config, device, on_step=tracker.on_step
     )
 
     # 4. Gate: score the active adapter on this run's validation set, the same data the candidate saw.
@@ -95,15 +145,15 @@ def _train(settings: Settings, db: Database, run_id: int, progress: Progress) ->
         active_name, active_path = (active.name, active.adapter_path) if active else (None, None)
     active_val_loss = None
     if active_path and Path(active_path).is_dir():
-        progress("gate", 0, 1, None)
+        tracker.phase("gate", 0, 1)
         peft_model.load_adapter(active_path, adapter_name="active")
         peft_model.set_adapter("active")
         active_val_loss = evaluate_loss(peft_model, val_batches_for(tokenizer, chats(dataset.val), config), device)
         peft_model.set_adapter("default")
         peft_model.delete_adapter("active")
-        progress("gate", 1, 1, None)
+        tracker.phase("gate", 1, 1)
 
-    # 5. Save the adapter, then record the version and promote it in one transaction.
+    # 5. Save the adapter, then record the version, promote it and end the run in one transaction.
     name = f"v{run_id}"  # the run id makes the name unique forever
     adapter_dir = settings.adapters_dir / name
     settings.adapters_dir.mkdir(parents=True, exist_ok=True)
@@ -114,6 +164,7 @@ def _train(settings: Settings, db: Database, run_id: int, progress: Progress) ->
         "val_loss": result.val_loss,
         "active_version": active_name,
         "active_val_loss": active_val_loss,
+        "promotion_margin": config.promotion_margin,
         "train_examples": result.examples,
         "val_examples": len(dataset.val),
         "skipped_too_long": result.skipped_too_long,
@@ -131,29 +182,143 @@ def _train(settings: Settings, db: Database, run_id: int, progress: Progress) ->
             indent=2,
         )
     )
-    with db.session() as session:
-        version = ModelVersion(
-            name=name,
-            run_id=run_id,
-            base_model=settings.base_model,
-            adapter_path=str(adapter_dir),
-            dataset_hash=dataset.hash,
-            metrics=metrics,
-        )
-        session.add(version)
-        if promoted:
-            promote(session, version)
-        run = session.get_one(TrainingRun, run_id)
-        run.status, run.finished_at, run.metrics = "succeeded", utcnow(), {**metrics, "promoted": promoted}
-        run.dataset_hash = dataset.hash
+    try:
+        with db.session() as session:
+            # First: a run cancelled or reaped meanwhile raises here, and nothing below is written.
+            verdict = "promoted" if promoted else "not promoted"
+            tracker.finish_succeeded(session, f"version {name} {verdict}", {**metrics, "promoted": promoted})
+            version = ModelVersion(
+                name=name,
+                run_id=run_id,
+                base_model=settings.base_model,
+                adapter_path=str(adapter_dir),
+                dataset_hash=dataset.hash,
+                metrics=metrics,
+            )
+            session.add(version)
+            if promoted:
+                promote(session, version)
+    except BaseException:
+        shutil.rmtree(adapter_dir, ignore_errors=True)  # no version row points at it
+        raise
     log.info("run %d finished: version %s, val_loss %s, promoted %s", run_id, name, result.val_loss, promoted)
     return RunOutcome(run_id, name, promoted, metrics)
+
+
+class RunTracker:
+    """A running run's link to its database row: step progress and the loss curve, a heartbeat thread that
+    keeps the reaper away during long steps, and the cancel request turned into RunCancelled between steps."""
+
+    def __init__(
+        self,
+        db: Database,
+        run_id: int,
+        worker_id: str,
+        progress: Progress | None,
+        *,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    ) -> None:
+        self.db, self.run_id, self.worker_id, self.heartbeat_seconds = db, run_id, worker_id, heartbeat_seconds
+        self._progress = progress or (lambda *_: None)
+        self.step, self.total = 0, 0
+        self.loss: float | None = None
+        self.curve: list[list[float]] = []
+        self._stride = 1  # the curve keeps steps that are multiples of this
+        self._lock = threading.Lock()  # the curve is read by the heartbeat thread
+        self._train_started: float | None = None
+        self._last_sync = 0.0
+        self._cancelled = self._lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"ftbot-heartbeat-{run_id}", daemon=True)
+
+    def __enter__(self) -> RunTracker:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def position(self) -> str:
+        return f"at step {self.step}/{self.total}" if self.total else "before training started"
+
+    def phase(self, name: str, done: int, total: int) -> None:
+        """Report a phase's progress; a cancel requested meanwhile stops the run here."""
+        self._progress(name, done, total, None)
+        self._raise_if_stopped()
+
+    def training_started(self) -> None:
+        self._train_started = time.monotonic()
+
+    def on_step(self, step: int, total: int, loss: float) -> None:
+        """train_lora's callback after each optimizer step."""
+        self._progress("train", step, total, loss)
+        with self._lock:
+            self.step, self.total, self.loss = step, total, loss
+            if step % self._stride == 0:
+                self.curve.append([step, round(loss, 5)])
+            if len(self.curve) > MAX_CURVE_POINTS:  # a long run keeps every other point, so every write stays small
+                self.curve, self._stride = self.curve[1::2], self._stride * 2
+        if step == 1 or step == total or time.monotonic() - self._last_sync >= SYNC_SECONDS:
+            self.sync()
+        self._raise_if_stopped()
+
+    def sync(self) -> None:
+        """Write heartbeat and progress; learn whether a cancel was requested."""
+        with self._lock:
+            step, total, loss, metrics = self.step, self.total, self.loss, self._metrics()
+        with self.db.session() as session:
+            cancel = beat(
+                session, self.run_id, self.worker_id, step=step, total_steps=total, loss=loss, metrics=metrics
+            )
+        self._cancelled = self._cancelled or cancel
+        self._last_sync = time.monotonic()
+
+    def finish_succeeded(self, session: Session, message: str, metrics: dict[str, Any]) -> None:
+        with self._lock:
+            final = {**metrics, **self._metrics()}
+        finish(session, self.run_id, self.worker_id, SUCCEEDED, message, metrics=final)
+
+    def end(self, status: str, error: str) -> None:
+        """Record a cancelled or failed ending; a run reaped meanwhile is left as the reaper wrote it."""
+        try:
+            with self._lock:
+                metrics = self._metrics()
+            with self.db.session() as session:
+                finish(session, self.run_id, self.worker_id, status, error=error, metrics=metrics)
+        except RunLost:
+            log.warning("run %d was already marked failed elsewhere", self.run_id)
+
+    def _metrics(self) -> dict[str, Any]:
+        metrics: dict[str, Any] = {"loss_curve": list(self.curve)}
+        if self._train_started is not None and self.step:
+            metrics["seconds_per_step"] = round((time.monotonic() - self._train_started) / self.step, 4)
+        return metrics
+
+    def _raise_if_stopped(self) -> None:
+        if self._lost:
+            raise RunLost(f"run #{self.run_id} was marked failed while it ran")
+        if self._cancelled:
+            raise RunCancelled(f"run #{self.run_id} was cancelled")
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat_seconds):
+            try:
+                self.sync()
+            except RunLost:
+                self._lost = True
+                return
+            except Exception:  # a database hiccup: the next beat retries
+                log.warning("heartbeat for run %d failed", self.run_id, exc_info=True)
 
 
 def build_dataset(settings: Settings, db: Database) -> Dataset:
     """The examples a run would train on now, from everything stored."""
     started = time.perf_counter()
     embedder = Embedder(settings.embedding_model)
+    with db.session() as session:
+        embed_missing(session, embedder)  # records stored without embeddings: admins' corrections
     with db.session() as session:
         index = RetrievalIndex.from_database(session, embedder)
         builder = DatasetBuilder(
@@ -163,6 +328,8 @@ def build_dataset(settings: Settings, db: Database) -> Dataset:
             context_chars=settings.retrieval.context_chars,
             validation_fraction=settings.training.validation_fraction,
             seed=settings.training.seed,
+            upvoted_weight=settings.training.upvoted_weight,
+            correction_weight=settings.training.correction_weight,
         )
         dataset = builder.build(session)
     log.info("dataset: %d examples in %.1f s", len(dataset.examples), time.perf_counter() - started)

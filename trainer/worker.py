@@ -1,0 +1,75 @@
+"""The training worker: claims queued runs one at a time, trains them, and reports how each one ended."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from ftbot.config import Settings
+from ftbot.storage.db import Database
+from trainer.runs import RunSummary, claim_next, new_worker_id, reap_stale, summarize
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """Runs queued training runs. Several workers (processes, machines) may share one database: a claim is
+    atomic, and runs whose worker died are failed by whichever worker looks next (reap_stale)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        worker_id: str | None = None,
+        on_finished: Callable[[RunSummary], None] | None = None,
+    ) -> None:
+        self.settings, self.db = settings, db
+        self.worker_id = worker_id or new_worker_id()
+        self.on_finished = on_finished
+
+    def run_once(self) -> RunSummary | None:
+        """Fail stale runs, then claim and train one queued run; its summary, or None when none was queued.
+
+        on_finished hears of every ending, including runs reaped here after another worker died.
+        """
+        from trainer.pipeline import execute_run  # torch loads only when there is something to train
+
+        with self.db.session() as session:
+            reaped = reap_stale(session, self.settings.worker_heartbeat_timeout_s)
+        for stale in reaped:
+            log.warning("run %d failed: its worker stopped sending heartbeats", stale)
+            self._announce(stale)
+        run_id = claim_next(self.db, self.worker_id)
+        if run_id is None:
+            return None
+        log.info("worker %s claimed run %d", self.worker_id, run_id)
+        try:
+            execute_run(self.settings, self.db, run_id, worker_id=self.worker_id)
+        except Exception:  # recorded on the run (failed, cancelled, or reaped); the worker carries on
+            log.exception("run %d did not succeed", run_id)
+        return self._announce(run_id)
+
+    def run_forever(self, stop: threading.Event, poll_seconds: float = 2.0) -> None:
+        """Work until `stop` is set; it is checked between runs (a run in progress finishes first)."""
+        log.info("worker %s started", self.worker_id)
+        while not stop.is_set():
+            try:
+                summary = self.run_once()
+            except Exception:  # e.g. the database is briefly unreachable: wait, then try again
+                log.exception("worker %s: could not check the queue", self.worker_id)
+                summary = None
+            if summary is None:
+                stop.wait(poll_seconds)
+        log.info("worker %s stopped", self.worker_id)
+
+    def _announce(self, run_id: int) -> RunSummary:
+        with self.db.session() as session:
+            summary = summarize(session, run_id)
+        if self.on_finished is not None:
+            try:
+                self.on_finished(summary)
+            except Exception:  # a Slack outage must not stop training
+                log.exception("reporting run %d failed", run_id)
+        return summary

@@ -7,13 +7,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from bot.generator import Generator, LocalGenerator
 from connectors.anonymize import Anonymizer
 from ftbot.config import Settings
 from ftbot.prompt import DONT_KNOW, chat_messages, fit_contexts
-from ftbot.retrieval import Embedder, Hit, RetrievalIndex
+from ftbot.retrieval import Embedder, Hit, RetrievalIndex, embed_missing
 from ftbot.storage.db import Database
-from ftbot.storage.models import Answer
+from ftbot.storage.models import Answer, Record
 from trainer.registry import active_version
 
 log = logging.getLogger(__name__)
@@ -50,12 +53,17 @@ class Answerer:
         if anonymizer is None and store:
             anonymizer = Anonymizer(spacy_model=settings.spacy_model, allow_list=settings.allow_list)
         self.anonymizer = anonymizer
+        self._embedder = Embedder(settings.embedding_model) if use_retrieval else None
+        self._records_seen: tuple[int, int] | None = None
         self.index = self._load_index() if use_retrieval else None
         self.generator: Generator = self._load_generator()
 
     def _load_index(self) -> RetrievalIndex:
+        assert self._embedder is not None
         with self.db.session() as session:
-            return RetrievalIndex.from_database(session, Embedder(self.settings.embedding_model))
+            embed_missing(session, self._embedder)  # e.g. corrections stored by the Slack bot
+            self._records_seen = _records_state(session)
+            return RetrievalIndex.from_database(session, self._embedder)
 
     def _load_generator(self) -> Generator:
         with self.db.session() as session:
@@ -65,13 +73,20 @@ class Answerer:
         return LocalGenerator(self.settings, path, name)
 
     def reload_if_promoted(self) -> bool:
-        """Swap to the active version if it changed since loading (no restart needed). True if swapped."""
+        """Swap to the active version if it changed since loading (no restart needed). True if swapped.
+
+        The retrieval index is reloaded with it when records changed (ingested files, corrections), so a
+        new version answers from the knowledge it was trained on.
+        """
         if not self.use_adapter:
             return False
         with self.db.session() as session:
             active = active_version(session)
+            records_changed = self.index is not None and _records_state(session) != self._records_seen
         if active is None or active.name == self.generator.version:
             return False
+        if records_changed:
+            self.index = self._load_index()
         self.generator = self._load_generator()
         return True
 
@@ -83,7 +98,9 @@ class Answerer:
         # Gate on the best hit only: lower-ranked passages still help when the best one is relevant.
         return hits if hits and hits[0].score >= retrieval.min_score else []
 
-    def answer(self, question: str, channel: str = "cli") -> AnswerResult:
+    def answer(
+        self, question: str, channel: str = "cli", slack_channel: str | None = None, slack_ts: str | None = None
+    ) -> AnswerResult:
         started = time.perf_counter()
         hits = self.retrieve(question)
         if self.use_retrieval and not hits:
@@ -95,10 +112,21 @@ class Answerer:
             # Sources: the records the kept passages came from, most relevant first.
             sources = list(dict.fromkeys(p.citation for p in passages[: len(contexts)]))
         latency_ms = (time.perf_counter() - started) * 1000
-        answer_id = self._store(question, text, sources, channel, latency_ms) if self.store else None
+        answer_id = None
+        if self.store:
+            answer_id = self._store(question, text, sources, channel, latency_ms, slack_channel, slack_ts)
         return AnswerResult(question, text, sources, self.generator.version, latency_ms, answer_id)
 
-    def _store(self, question: str, text: str, sources: list[str], channel: str, latency_ms: float) -> int:
+    def _store(
+        self,
+        question: str,
+        text: str,
+        sources: list[str],
+        channel: str,
+        latency_ms: float,
+        slack_channel: str | None,
+        slack_ts: str | None,
+    ) -> int:
         """The question and answer are anonymized before they reach the database."""
         assert self.anonymizer is not None  # set whenever store is True
         clean_question, clean_answer = self.anonymizer.anonymize_record([question, text])
@@ -110,7 +138,15 @@ class Answerer:
                 model_version=self.generator.version,
                 channel=channel,
                 latency_ms=latency_ms,
+                slack_channel=slack_channel,
+                slack_ts=slack_ts,
             )
             session.add(row)
             session.flush()
             return row.id
+
+
+def _records_state(session: Session) -> tuple[int, int]:
+    """(count, highest id) of the records: changes whenever records are added, replaced or removed."""
+    count, highest = session.execute(select(func.count(Record.id), func.max(Record.id))).one()
+    return int(count or 0), int(highest or 0)

@@ -19,6 +19,7 @@ from ftbot.config import ConfigError, Settings, load_settings
 if TYPE_CHECKING:
     from bot.answer import Answerer, AnswerResult
     from ftbot.storage.db import Database
+    from trainer.runs import RunSummary
 
 app = typer.Typer(
     help="ftbot: a Slack bot that learns your company's answers.",
@@ -132,6 +133,7 @@ def _train(ctx: Context) -> bool:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
     from trainer.pipeline import run_training
+    from trainer.runs import RunAlreadyPending, RunCancelled
 
     columns = (
         TextColumn("{task.description}"),
@@ -150,6 +152,12 @@ def _train(ctx: Context) -> bool:
 
         try:
             outcome = run_training(ctx.settings, ctx.db, on_progress)
+        except RunAlreadyPending as pending:
+            err.print(f"[red]error:[/red] {pending}; `ftbot runs` shows it, `ftbot cancel` stops it")
+            return False
+        except RunCancelled as cancelled:
+            err.print(f"[yellow]cancelled:[/yellow] {cancelled}; nothing was promoted")
+            return False
         except Exception as error:  # the run is recorded as failed; say why in one line
             logging.getLogger(__name__).exception("training failed")
             err.print(f"[red]training failed:[/red] {type(error).__name__}: {error}")
@@ -164,6 +172,103 @@ def _train(ctx: Context) -> bool:
         f"{m['tokens_per_second']} tokens/s, {m['train_seconds']} s on {m['device']}"
     )
     return True
+
+
+@app.command()
+def worker(
+    schedule: Annotated[
+        bool, typer.Option("--schedule/--no-schedule", help="Also keep the retraining schedule (one replica leads).")
+    ] = True,
+    poll: Annotated[float, typer.Option(help="Seconds between looks at the queue while idle.")] = 2.0,
+) -> None:
+    """Train queued runs (from /finetune or the schedule) until Ctrl-C; a GPU host runs only this."""
+    with _friendly_errors():
+        import signal
+        import threading
+
+        from trainer.schedule import RetrainScheduler
+        from trainer.worker import Worker
+
+        ctx = Context()
+        # `docker stop` / systemd send SIGTERM: end the run in progress as Ctrl-C does, recorded, not half-done.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        scheduler = RetrainScheduler(ctx.settings, ctx.db) if schedule else None
+        training = Worker(ctx.settings, ctx.db, on_finished=lambda summary: console.print(_run_line(summary)))
+        console.print(f"worker {training.worker_id} is waiting for runs (Ctrl-C stops it)")
+        if scheduler is not None:
+            role = "this process runs it" if scheduler.is_leader else "another replica runs it; this one stands by"
+            console.print(f"retraining schedule {scheduler.describe()} ({role})")
+        try:
+            training.run_forever(threading.Event(), poll_seconds=poll)
+        except KeyboardInterrupt:
+            console.print("worker stopped")
+        finally:
+            if scheduler is not None:
+                scheduler.close()
+
+
+@app.command("runs")
+def list_runs(limit: Annotated[int, typer.Option(help="How many runs to show.")] = 10) -> None:
+    """Recent training runs, newest first: state, progress, outcome."""
+    with _friendly_errors():
+        from trainer.runs import history
+
+        ctx = Context()
+        with ctx.db.session() as s:
+            recent = history(s, limit)
+        if not recent:
+            console.print("no training runs yet (`ftbot train`, or `/finetune start` in Slack)")
+            return
+        table = Table("run", "status", "trigger", "created (UTC)", "steps", "val loss", "version", "note")
+        for column in table.columns[:2]:
+            column.no_wrap = True  # a narrow terminal folds the note, never the run's id or state
+        for r in recent:
+            val_loss = r.metrics.get("val_loss")
+            table.add_row(
+                f"#{r.run_id}",
+                r.status,
+                r.trigger,
+                f"{r.created_at:%Y-%m-%d %H:%M}",
+                f"{r.step}/{r.total_steps}" if r.total_steps else "-",
+                f"{val_loss:.4f}" if isinstance(val_loss, float) else "-",
+                r.version or "-",
+                _run_note(r),
+            )
+        console.print(table)
+
+
+@app.command()
+def cancel() -> None:
+    """Cancel the queued or running run; a running one stops after its current step and nothing is promoted."""
+    with _friendly_errors():
+        from trainer.runs import request_cancel
+
+        ctx = Context()
+        with ctx.db.session() as s:
+            run = request_cancel(s)
+            state = (run.id, run.status) if run else None
+        if state is None:
+            err.print("nothing to cancel: no run is queued or running")
+            raise typer.Exit(1)
+        run_id, status_now = state
+        if status_now == "cancelled":
+            console.print(f"run #{run_id} cancelled before it started")
+        else:
+            console.print(f"run #{run_id} is stopping: it ends after its current step, and nothing is promoted")
+
+
+def _run_note(run: RunSummary) -> str:
+    if run.status == "succeeded":
+        return "promoted" if run.promoted else "not promoted"
+    if run.status == "running":
+        eta = f"about {run.eta_seconds / 60:.0f} min left" if run.eta_seconds is not None else "starting"
+        return f"{eta}, cancelling" if run.cancel_requested else eta
+    return run.error or ""
+
+
+def _run_line(run: RunSummary) -> str:
+    version = f", version {run.version}" if run.version else ""
+    return f"run #{run.run_id} {run.status}{version}: {_run_note(run)}"
 
 
 @app.command()
@@ -322,6 +427,49 @@ def rollback(
 
 
 @app.command()
+def serve(
+    http: Annotated[
+        bool, typer.Option("--http", help="Serve Slack's Events API over HTTP (else Socket Mode).")
+    ] = False,
+    host: Annotated[str, typer.Option(help="Address to listen on with --http.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port to listen on with --http.")] = 3000,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker", help="Train queued runs in this process (a GPU host runs `ftbot worker`)."
+        ),
+    ] = True,
+) -> None:
+    """Run the Slack bot: Socket Mode with SLACK_APP_TOKEN, HTTP with --http, or the local Slack stand-in."""
+    with _friendly_errors():
+        from bot.serve import ServeOptions
+        from bot.serve import serve as serve_bot
+
+        ctx = Context()
+        console.print("loading the models ...")
+        serve_bot(ctx.settings, ctx.db, ServeOptions(http=http, host=host, port=port, worker=worker), console.print)
+
+
+@app.command()
+def feedback(limit: Annotated[int, typer.Option(help="How many answers to show.")] = 20) -> None:
+    """Answers people voted on: 👍 ones are trained on; 👎 ones without a correction wait for review."""
+    with _friendly_errors():
+        from ftbot.storage.queries import voted_answers
+
+        ctx = Context()
+        with ctx.db.session() as s:
+            votes = voted_answers(s)[:limit]
+        if not votes:
+            console.print("no feedback yet: people vote with 👍/👎 on the bot's answers in Slack")
+            return
+        table = Table("answer", "score", "used in training", "question", "answer given", "reasons")
+        for v in votes:
+            use = "correction" if v.corrected else ("yes (weighted)" if v.score > 0 else "no: needs review")
+            table.add_row(f"#{v.answer_id}", f"{v.score:+d}", use, v.question, v.answer, "; ".join(v.reasons))
+        console.print(table)
+
+
+@app.command()
 def demo(examples: Annotated[Path, typer.Option(help="The demo company's data.")] = EXAMPLES_DIR) -> None:
     """Ingest the bundled fictional company, train, and answer a few questions."""
     with _friendly_errors():
@@ -335,6 +483,11 @@ def demo(examples: Annotated[Path, typer.Option(help="The demo company's data.")
         answerer = _answerer(ctx)
         for question in DEMO_QUESTIONS:
             _print_answer(answerer.answer(question, channel="demo"), as_json=False)
+        console.rule("4. in Slack (the local Slack stand-in)")
+        from bot.local_demo import slack_scene
+
+        slack_scene(ctx.settings, ctx.db, answerer, list(DEMO_QUESTIONS[:2]), console.print)
+        console.print("\nTalk to the bot yourself: [bold]make serve[/bold], then open http://127.0.0.1:3999/")
 
 
 def main() -> None:

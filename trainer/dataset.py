@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ftbot.prompt import DONT_KNOW, chat_messages, fit_contexts
 from ftbot.retrieval import Hit, RetrievalIndex
 from ftbot.storage.models import Record
+from ftbot.storage.queries import upvoted
 
 Origin = Literal["qa", "document", "chat", "refusal", "feedback"]
 
@@ -87,9 +88,12 @@ class DatasetBuilder:
         context_chars: int,
         validation_fraction: float,
         seed: int,
+        upvoted_weight: float = 2.0,
+        correction_weight: float = 3.0,
     ) -> None:
         self.index, self.top_k, self.max_units, self.context_chars = index, top_k, max_units, context_chars
         self.validation_fraction, self.seed = validation_fraction, seed
+        self.upvoted_weight, self.correction_weight = upvoted_weight, correction_weight
         self._rng = random.Random(seed)
 
     def build(self, session: Session) -> Dataset:
@@ -102,7 +106,12 @@ class DatasetBuilder:
                 continue  # the same record in two files: train on it once
             seen_content.add(record.content_hash)
             split = stable_split(record.content_hash, self.validation_fraction, self.seed)
-            if record.kind == "qa" and record.messages:
+            if record.source.kind == "feedback" and record.messages:
+                # An admin's correction: always trained on (never held out), weighted above plain Q&A.
+                question, answer = record.messages[0]["content"], record.messages[-1]["content"]
+                grounded = self._grounded(question, answer, record.text, record, "feedback", "train")
+                examples.append(replace(grounded, weight=self.correction_weight))
+            elif record.kind == "qa" and record.messages:
                 question, answer = record.messages[0]["content"], record.messages[-1]["content"]
                 examples.append(self._grounded(question, answer, record.text, record, "qa", split))
             elif record.kind == "chat" and record.messages:
@@ -115,6 +124,7 @@ class DatasetBuilder:
                 question = _section_question(record.title)
                 answer = self._best_unit(question, record)
                 examples.append(self._grounded(question, answer, answer, record, "document", split))
+        examples += self._upvoted(session)
         for number, question in enumerate(OFF_TOPIC_QUESTIONS):
             split = "val" if number % 6 == 5 else "train"
             examples.append(self._refusal(question, split))
@@ -153,6 +163,19 @@ class DatasetBuilder:
             return None
         reply = turns[first_user + 1]["content"]
         return self._grounded(turns[first_user]["content"], reply, f"Agent: {reply}", record, "chat", split)
+
+    def _upvoted(self, session: Session) -> list[Example]:
+        """Answers people voted 👍 (and nobody corrected), as answered, weighted; 👎 ones are left out."""
+        return [
+            Example(
+                chat_messages(vote.question, self._contexts(vote.question, None), vote.answer),
+                "feedback",
+                "train",
+                weight=self.upvoted_weight,
+            )
+            for vote in upvoted(session)
+            if vote.answer != DONT_KNOW
+        ]
 
     def _refusal(self, question: str, split: Any) -> Example:
         return Example(chat_messages(question, self._contexts(question, None), DONT_KNOW), "refusal", split)

@@ -1,0 +1,105 @@
+"""The running Slack bot: a Bolt app wired to the answerer, the training worker and the scheduler."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.admins import AdminCheck
+from bot.announce import RunAnnouncer
+from bot.answer import Answerer
+from bot.commands import FinetuneCommand
+from bot.listeners import BotContext, register_listeners
+from bot.responder import Responder
+from connectors.anonymize import Anonymizer
+from ftbot.config import Settings
+from ftbot.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+SLACK_API_URL = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class SlackConnection:
+    """Where the Web API is and how the bot proves who it is."""
+
+    bot_token: str
+    # Checked by Bolt on every HTTP request; None for Socket Mode, where Slack needs no signatures.
+    signing_secret: str | None
+    api_url: str | None = None
+
+
+class SlackBot:
+    """Everything `ftbot serve` runs besides the transport. Ready on construction; close() stops it.
+
+    The training worker and the weekly scheduler run inside the bot by default; a GPU host runs
+    `ftbot worker` instead and the bot is started with run_worker=False.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        answerer: Answerer,
+        anonymizer: Anonymizer,
+        connection: SlackConnection,
+        *,
+        run_worker: bool = True,
+        run_scheduler: bool = True,
+    ) -> None:
+        self.client = WebClient(token=connection.bot_token, base_url=connection.api_url or SLACK_API_URL)
+        self.app = App(
+            client=self.client,
+            signing_secret=connection.signing_secret or "",
+            request_verification_enabled=connection.signing_secret is not None,
+        )
+        bot_user_id = self.client.auth_test()["user_id"]
+        self.responder = Responder(answerer, self.client)
+        self.scheduler = _start_scheduler(settings, db) if run_scheduler else None
+        finetune = FinetuneCommand(db, self.scheduler)
+        register_listeners(
+            self.app,
+            BotContext(
+                db=db,
+                slack=settings.slack,
+                responder=self.responder,
+                anonymizer=anonymizer,
+                finetune=finetune,
+                is_admin=AdminCheck(settings.admins, self.client),
+                bot_user_id=bot_user_id,
+            ),
+        )
+        self._stop = threading.Event()
+        self._worker_thread: threading.Thread | None = None
+        if run_worker:
+            self._worker_thread = _start_worker(
+                settings, db, RunAnnouncer(self.client, settings.slack.admin_channel, finetune.requested_in), self._stop
+            )
+
+    def close(self) -> None:
+        self._stop.set()
+        if self.scheduler is not None:
+            self.scheduler.close()
+        self.responder.close()
+        if self._worker_thread is not None:
+            self._worker_thread.join(timeout=5)
+
+
+def _start_scheduler(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+    from trainer.schedule import RetrainScheduler
+
+    return RetrainScheduler(settings, db)
+
+
+def _start_worker(settings: Settings, db: Database, announcer: RunAnnouncer, stop: threading.Event) -> threading.Thread:
+    from trainer.worker import Worker
+
+    worker = Worker(settings, db, on_finished=announcer)
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), name="ftbot-worker", daemon=True)
+    thread.start()
+    return thread

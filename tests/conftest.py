@@ -75,9 +75,9 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty FTBOT_HOME, and no ftbot.toml or FTBOT_* variables leaking in from the machine."""
+    """An empty FTBOT_HOME, and no ftbot.toml or FTBOT_*/SLACK_* variables leaking in from the machine."""
     for name in list(os.environ):
-        if name.startswith("FTBOT_"):
+        if name.startswith(("FTBOT_", "SLACK_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     home = tmp_path / "home"

@@ -45,7 +45,10 @@ def test_when_dataset_is_built_then_every_kind_of_record_becomes_grounded_exampl
     assert vacation.messages[2]["content"].startswith("Full-time employees get 28")
     plants = next(e for e in dataset.examples if e.origin == "document" and "plants" in e.messages[1]["content"])
     assert plants.messages[2]["content"] == "The office plants are watered every Tuesday by the facilities team."
-    assert sum(e.origin == "refusal" for e in dataset.examples) == len(OFF_TOPIC_QUESTIONS)
+    # A few records: refusals are kept to a small share (at least 2), never all twelve.
+    refusals = sum(e.origin == "refusal" for e in dataset.examples)
+    grounded = len(dataset.examples) - refusals
+    assert refusals == min(len(OFF_TOPIC_QUESTIONS), max(2, grounded // 10))
 
 
 def test_when_dataset_is_built_twice_then_it_has_the_same_hash(tiny_settings, ingested) -> None:

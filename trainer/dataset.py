@@ -125,9 +125,12 @@ class DatasetBuilder:
                 answer = self._best_unit(question, record)
                 examples.append(self._grounded(question, answer, answer, record, "document", split))
         examples += self._upvoted(session)
-        for number, question in enumerate(OFF_TOPIC_QUESTIONS):
-            split = "val" if number % 6 == 5 else "train"
-            examples.append(self._refusal(question, split))
+        # Refusals stay a small share: with a handful of Q&A pairs, twelve of them would teach mostly "I don't know".
+        refusals = min(len(OFF_TOPIC_QUESTIONS), max(2, len(examples) // 10))
+        for number, question in enumerate(OFF_TOPIC_QUESTIONS[:refusals]):
+            # One in six is held out, and at least one: the promotion gate always has something to compare on.
+            held_out = number % 6 == 5 or (refusals < 6 and number == refusals - 1)
+            examples.append(self._refusal(question, "val" if held_out else "train"))
         return Dataset(examples)
 
     def _contexts(self, question: str, gold: str | None) -> list[str]:

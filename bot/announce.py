@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 
 from slack_sdk import WebClient
 
+from ftbot.storage.db import Database
 from trainer.report import loss_curve_png, summary_text
-from trainer.runs import RunSummary
+from trainer.runs import RunSummary, history
 
 log = logging.getLogger(__name__)
 
@@ -37,3 +40,33 @@ class RunAnnouncer:
                 )
             else:
                 self.client.chat_postMessage(channel=channel, text=text)
+
+
+def follow_finished_runs(
+    db: Database,
+    announce: Callable[[RunSummary], None],
+    is_leader: Callable[[], bool],
+    stop: threading.Event,
+    poll_s: float = 10.0,
+) -> None:
+    """Announce runs that workers in other processes (`ftbot worker` on a GPU host) finish.
+
+    Every replica follows along; only the scheduler's lease holder posts, so a run is announced once.
+    Runs that ended before this bot started are not announced again.
+    """
+    last_seen = _newest_finished_id(db)
+    while not stop.wait(poll_s):
+        try:
+            with db.session() as session:
+                finished = [r for r in history(session, limit=20) if r.finished_at and r.run_id > last_seen]
+            for summary in sorted(finished, key=lambda r: r.run_id):
+                if is_leader():
+                    announce(summary)
+                last_seen = max(last_seen, summary.run_id)
+        except Exception:  # the database or Slack being away must not end the loop
+            log.exception("announcing finished runs failed; retrying in %s s", poll_s)
+
+
+def _newest_finished_id(db: Database) -> int:
+    with db.session() as session:
+        return max((r.run_id for r in history(session, limit=20) if r.finished_at), default=0)

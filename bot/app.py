@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.admins import AdminCheck
-from bot.announce import RunAnnouncer
+from bot.announce import RunAnnouncer, follow_finished_runs
 from bot.answer import Answerer
 from bot.commands import FinetuneCommand
 from bot.listeners import BotContext, register_listeners
@@ -75,10 +77,16 @@ class SlackBot:
             ),
         )
         self._stop = threading.Event()
-        self._worker_thread: threading.Thread | None = None
+        announcer = RunAnnouncer(self.client, settings.slack.admin_channel, finetune.requested_in)
+        self._threads: list[threading.Thread] = []
         if run_worker:
-            self._worker_thread = _start_worker(
-                settings, db, RunAnnouncer(self.client, settings.slack.admin_channel, finetune.requested_in), self._stop
+            self._threads.append(_start_worker(settings, db, announcer, self._stop))
+        elif self.scheduler is not None:  # runs are trained elsewhere: announce them when they end
+            scheduler = self.scheduler
+            self._threads.append(
+                _in_thread(
+                    "ftbot-announcer", follow_finished_runs, db, announcer, lambda: scheduler.is_leader, self._stop
+                )
             )
 
     def close(self) -> None:
@@ -86,8 +94,8 @@ class SlackBot:
         if self.scheduler is not None:
             self.scheduler.close()
         self.responder.close()
-        if self._worker_thread is not None:
-            self._worker_thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
 
 
 def _start_scheduler(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
@@ -100,6 +108,10 @@ def _start_worker(settings: Settings, db: Database, announcer: RunAnnouncer, sto
     from trainer.worker import Worker
 
     worker = Worker(settings, db, on_finished=announcer)
-    thread = threading.Thread(target=worker.run_forever, args=(stop,), name="ftbot-worker", daemon=True)
+    return _in_thread("ftbot-worker", worker.run_forever, stop)
+
+
+def _in_thread(name: str, target: Callable[..., None], *args: Any) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
     thread.start()
     return thread

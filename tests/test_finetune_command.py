@@ -9,6 +9,8 @@ from ftbot.storage.models import ModelVersion, utcnow
 from trainer import runs
 from trainer.registry import active_version, promote
 
+pytestmark = pytest.mark.both_backends  # every test here runs on SQLite and on PostgreSQL
+
 
 def _version(db, name: str, *, active: bool) -> None:
     with db.session() as session:

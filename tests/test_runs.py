@@ -1,4 +1,5 @@
-"""The run queue: one pending run, atomic claims, cancel, stale runs, lifecycle events and summaries."""
+"""The run queue: one pending run, atomic claims, cancel, stale runs, lifecycle events and summaries.
+The queue's own tests (both_backends) run on SQLite and on PostgreSQL; those that train stay on SQLite."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 
 from connectors.ingest import Ingestor
 from ftbot.cli import app
+from ftbot.storage.db import Database
 from ftbot.storage.models import ModelVersion, Source, TrainingRun, utcnow
 from trainer import pipeline, runs
 from trainer.pipeline import run_training
@@ -58,6 +60,7 @@ def _wait_for(condition, timeout: float = 60.0) -> None:
 # The queue ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_when_a_run_is_pending_then_enqueue_refuses_a_second_and_keeps_one_row(db) -> None:
     with db.session() as s:
         first = runs.enqueue(s, trigger="slack", requested_by="u1").id
@@ -68,6 +71,7 @@ def test_when_a_run_is_pending_then_enqueue_refuses_a_second_and_keeps_one_row(d
     assert _count_runs(db) == 1
 
 
+@pytest.mark.both_backends
 def test_when_enqueue_loses_a_race_then_the_database_refuses_it_and_names_the_winner(
     db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -89,6 +93,7 @@ def test_when_enqueue_loses_a_race_then_the_database_refuses_it_and_names_the_wi
         assert s.scalar(select(func.count()).select_from(Source)) == 0  # the caller's transaction rolled back
 
 
+@pytest.mark.both_backends
 def test_when_enqueue_is_the_first_write_then_a_caller_rollback_undoes_it(db) -> None:
     with pytest.raises(RuntimeError), db.session() as s:
         runs.enqueue(s, trigger="cli")
@@ -96,6 +101,7 @@ def test_when_enqueue_is_the_first_write_then_a_caller_rollback_undoes_it(db) ->
     assert _count_runs(db) == 0
 
 
+@pytest.mark.both_backends
 def test_when_a_trigger_key_was_used_then_enqueue_raises_duplicate_trigger_even_after_the_run_ended(db) -> None:
     with db.session() as s:
         first = runs.enqueue(s, trigger="schedule", trigger_key="schedule:2026-11-23T03:00Z").id
@@ -105,6 +111,7 @@ def test_when_a_trigger_key_was_used_then_enqueue_raises_duplicate_trigger_even_
     assert _count_runs(db) == 1
 
 
+@pytest.mark.both_backends
 def test_when_a_queued_run_is_cancelled_then_it_ends_at_once_and_the_next_enqueue_works(db) -> None:
     with db.session() as s:
         run_id = runs.enqueue(s, trigger="slack").id
@@ -119,6 +126,7 @@ def test_when_a_queued_run_is_cancelled_then_it_ends_at_once_and_the_next_enqueu
         assert runs.enqueue(s, trigger="slack").id != run_id
 
 
+@pytest.mark.both_backends
 def test_when_a_running_run_is_cancelled_then_its_worker_learns_it_at_the_next_beat(db) -> None:
     with db.session() as s:
         run_id = runs.enqueue(s, trigger="slack").id
@@ -140,14 +148,19 @@ def test_when_a_running_run_is_cancelled_then_its_worker_learns_it_at_the_next_b
 # Claims ------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_when_four_threads_claim_ten_queued_runs_then_each_is_claimed_exactly_once(db) -> None:
     ids = _queued_runs(db, 10)
     claimed: dict[str, list[int]] = {}
+    start = threading.Barrier(4, timeout=30)
 
     def work(name: str) -> None:
         mine = claimed.setdefault(name, [])
-        while (run_id := runs.claim_next(db, name)) is not None:
+        own = Database(db.url, migrate=False)  # an engine of its own, as a worker process has
+        start.wait()
+        while (run_id := runs.claim_next(own, name)) is not None:
             mine.append(run_id)
+        own.engine.dispose()
 
     threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
     for t in threads:
@@ -174,6 +187,7 @@ print(json.dumps(mine))
 """
 
 
+@pytest.mark.both_backends
 def test_when_three_processes_claim_ten_queued_runs_then_each_is_claimed_exactly_once(db) -> None:
     ids = _queued_runs(db, 10)
     processes = [
@@ -187,6 +201,7 @@ def test_when_three_processes_claim_ten_queued_runs_then_each_is_claimed_exactly
 # Stale runs --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_when_a_worker_stops_beating_then_reap_stale_fails_its_run_and_frees_the_queue(db) -> None:
     with db.session() as s:
         run_id = runs.enqueue(s, trigger="slack").id
@@ -204,6 +219,7 @@ def test_when_a_worker_stops_beating_then_reap_stale_fails_its_run_and_frees_the
         runs.enqueue(s, trigger="slack")
 
 
+@pytest.mark.both_backends
 def test_when_a_step_is_long_then_the_heartbeat_thread_keeps_the_run_alive_until_it_is_reaped(db) -> None:
     with db.session() as s:
         run_id = runs.enqueue(s, trigger="cli").id
@@ -239,6 +255,7 @@ def test_when_a_run_succeeds_then_its_lifecycle_progress_and_loss_curve_are_reco
     assert "loss_curve" not in summary.metrics and summary.metrics["val_loss"] is not None
 
 
+@pytest.mark.both_backends
 def test_when_a_run_has_many_steps_then_its_saved_loss_curve_is_thinned_evenly(
     db, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,4 +1,5 @@
-"""Weekly retraining: one job in the store, one leader among replicas, one run per tick, clear cron errors."""
+"""Weekly retraining: one job in the store, one leader among replicas, one run per tick, clear cron errors.
+The job store, lease and trigger-key tests (both_backends) run on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ def _wait_for(condition, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.both_backends
 def test_when_the_scheduler_is_constructed_twice_then_the_job_store_holds_one_job(schedulers, db) -> None:
     first = schedulers("replica-a")
     assert first.is_leader and _jobs(db) == ["ftbot-retrain"]
@@ -63,6 +65,7 @@ def test_when_the_scheduler_is_constructed_twice_then_the_job_store_holds_one_jo
     assert restarted.is_leader and _jobs(db) == ["ftbot-retrain"]
 
 
+@pytest.mark.both_backends
 def test_when_two_replicas_share_a_database_then_only_one_leads_and_the_standby_takes_over(schedulers) -> None:
     a, b = schedulers("replica-a"), schedulers("replica-b")
     time.sleep(0.2)  # several renewals: leadership stays put
@@ -72,6 +75,7 @@ def test_when_two_replicas_share_a_database_then_only_one_leads_and_the_standby_
     assert "ftbot-retrain" in {job.id for job in b._scheduler.get_jobs()}  # type: ignore[union-attr]
 
 
+@pytest.mark.both_backends
 def test_when_a_lease_expires_then_another_holder_takes_it(db) -> None:
     assert take_lease(db, "lease", "a", seconds=0.2)
     assert not take_lease(db, "lease", "b", seconds=0.2)
@@ -81,6 +85,7 @@ def test_when_a_lease_expires_then_another_holder_takes_it(db) -> None:
     assert not take_lease(db, "lease", "a", seconds=0.2)
 
 
+@pytest.mark.both_backends
 def test_when_the_job_fires_twice_for_one_tick_then_one_run_is_queued(schedulers, db) -> None:
     schedulers("replica-a")
     first, again = retrain_job(), retrain_job()
@@ -103,6 +108,7 @@ def test_when_a_tick_fires_late_then_it_still_names_the_same_tick(db, fired_at: 
     assert enqueue_scheduled(db, "0 3 * * mon", now=MONDAY_3AM + timedelta(minutes=1)) is None
 
 
+@pytest.mark.both_backends
 def test_when_a_run_is_pending_at_the_tick_then_the_tick_is_skipped(db) -> None:
     with db.session() as s:
         runs.enqueue(s, trigger="slack")
@@ -117,6 +123,7 @@ def test_when_the_job_is_due_then_the_running_scheduler_queues_a_run(schedulers,
     assert _runs(db)[0].trigger == "schedule"
 
 
+@pytest.mark.both_backends
 def test_when_a_tick_was_missed_while_no_replica_ran_then_the_next_leader_still_queues_it(schedulers, db) -> None:
     schedulers("replica-a").close()
     # While every replica is down, the stored job's run time passes (written through APScheduler's own store).

@@ -6,8 +6,10 @@ constraint makes the database itself refuse a second pending run, across every r
 
 Every state change is a conditional UPDATE (`... WHERE status = 'queued'`) whose row count says whether
 this process won: that is what makes claiming safe with several workers and keeps a reaped run's worker
-from overwriting its ending. Functions that take a Session never commit (the caller owns the transaction);
-claim and claim_next take the Database because a claim must be its own short transaction to be atomic.
+from overwriting its ending. On PostgreSQL, claim_next first locks its row (FOR UPDATE SKIP LOCKED), so
+concurrent workers each take a different run instead of racing for the oldest. Functions that take a Session
+never commit (the caller owns the transaction); claim and claim_next take the Database because a claim must
+be its own short transaction to be atomic.
 """
 
 from __future__ import annotations
@@ -109,30 +111,27 @@ def request_cancel(session: Session) -> TrainingRun | None:
 def claim(db: Database, run_id: int, worker_id: str) -> bool:
     """Make one queued run this worker's running run; False when another worker (or a cancel) got there first."""
     with db.session() as session:
-        now = utcnow()
-        won = _apply(
-            session,
-            update(TrainingRun)
-            .where(TrainingRun.id == run_id, TrainingRun.status == QUEUED)
-            .values(status=RUNNING, worker_id=worker_id, started_at=now, heartbeat_at=now),
-        )
-        if won:
-            _event(session, run_id, "started", f"worker {worker_id}")
-    return won
+        return _start(session, run_id, worker_id)
 
 
 def claim_next(db: Database, worker_id: str) -> int | None:
     """Claim the oldest queued run, atomically even with several workers and processes; None if none is queued."""
+    oldest_queued = select(TrainingRun.id).where(TrainingRun.status == QUEUED).order_by(TrainingRun.id).limit(1)
+    if db.engine.dialect.name == "postgresql":
+        # Row locks: each worker locks a different queued row, skipping those others hold, so the row it
+        # gets is its own until commit (the conditional UPDATE cannot lose) and no worker waits for another.
+        with db.session() as session:
+            run_id = session.scalar(oldest_queued.with_for_update(skip_locked=True))
+            if run_id is not None:
+                _start(session, run_id, worker_id)
+        return run_id
+    # SQLite has no row locks (and one writer at a time): read the oldest queued run, then let the
+    # conditional UPDATE's row count decide who won it; a worker that lost tries the next.
     while True:
         with db.session() as session:
-            run_id = session.scalar(
-                select(TrainingRun.id).where(TrainingRun.status == QUEUED).order_by(TrainingRun.id).limit(1)
-            )
-        if run_id is None:
-            return None
-        if claim(db, run_id, worker_id):
+            run_id = session.scalar(oldest_queued)
+        if run_id is None or claim(db, run_id, worker_id):
             return run_id
-        # Another worker won this one; try the next.
 
 
 def new_worker_id() -> str:
@@ -198,6 +197,19 @@ def finish(
             raise RunCancelled(f"run #{run_id} was cancelled")
         raise RunLost(f"run #{run_id} is no longer running on worker {worker_id}")
     _event(session, run_id, status, message or error or "")
+
+
+def _start(session: Session, run_id: int, worker_id: str) -> bool:
+    now = utcnow()
+    started = _apply(
+        session,
+        update(TrainingRun)
+        .where(TrainingRun.id == run_id, TrainingRun.status == QUEUED)
+        .values(status=RUNNING, worker_id=worker_id, started_at=now, heartbeat_at=now),
+    )
+    if started:
+        _event(session, run_id, "started", f"worker {worker_id}")
+    return started
 
 
 def _running(run_id: int, worker_id: str | None = None) -> Update:

@@ -183,15 +183,12 @@ def worker(
 ) -> None:
     """Train queued runs (from /finetune or the schedule) until Ctrl-C; a GPU host runs only this."""
     with _friendly_errors():
-        import signal
         import threading
 
         from trainer.schedule import RetrainScheduler
         from trainer.worker import Worker
 
         ctx = Context()
-        # `docker stop` / systemd send SIGTERM: end the run in progress as Ctrl-C does, recorded, not half-done.
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
         scheduler = RetrainScheduler(ctx.settings, ctx.db) if schedule else None
         training = Worker(ctx.settings, ctx.db, on_finished=lambda summary: console.print(_run_line(summary)))
         console.print(f"worker {training.worker_id} is waiting for runs (Ctrl-C stops it)")
@@ -491,6 +488,11 @@ def demo(examples: Annotated[Path, typer.Option(help="The demo company's data.")
 
 
 def main() -> None:
+    import signal
+
+    # `docker stop`, systemd and `timeout` send SIGTERM: end as Ctrl-C does, so a training run in progress is
+    # recorded as interrupted rather than left "running".
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         app()
     except ConfigError as error:

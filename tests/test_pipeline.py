@@ -125,3 +125,20 @@ def test_when_gate_compares_validation_losses_then_only_a_better_candidate_wins(
     candidate: float | None, active: float | None, margin: float, expected: bool
 ) -> None:
     assert should_promote(candidate, active, margin) is expected
+
+
+def test_when_an_earlier_run_died_without_a_trace_then_train_reaps_it_and_runs(tiny_settings, ingested) -> None:
+    from datetime import timedelta
+
+    from ftbot.storage.models import utcnow
+    from trainer import runs
+
+    with ingested.session() as s:
+        dead = runs.enqueue(s, trigger="cli").id
+    assert runs.claim(ingested, dead, "killed-worker")
+    with ingested.session() as s:  # its process was killed with -9: no heartbeat for an hour
+        s.get_one(TrainingRun, dead).heartbeat_at = utcnow() - timedelta(hours=1)
+    outcome = run_training(tiny_settings, ingested)
+    with ingested.session() as s:
+        assert runs.summarize(s, dead).status == "failed"
+        assert runs.summarize(s, outcome.run_id).status == "succeeded"

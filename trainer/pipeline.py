@@ -37,6 +37,7 @@ from trainer.runs import (
     enqueue,
     finish,
     new_worker_id,
+    reap_stale,
 )
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ def run_training(
 ) -> RunOutcome:
     """Queue a run and train it here and now (`ftbot train`). Raises RunAlreadyPending while another run is
     queued or running; otherwise as execute_run."""
+    with db.session() as session:  # a run whose process died (kill -9, a reboot) must not block this one
+        reap_stale(session, settings.worker_heartbeat_timeout_s)
     with db.session() as session:
         run_id = enqueue(session, trigger=trigger, requested_by=requested_by).id
     worker_id = new_worker_id()

@@ -30,6 +30,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def ask(standin, question: str) -> tuple[float, str]:  # type: ignore[no-untyped-def]
+    """Post a question as Alice; milliseconds until the bot's answer is in the thread, and its ts."""
+    from bot.blocks import THINKING_TEXT
+
+    started = time.perf_counter()
+    asked = standin.post_message(ALICE, GENERAL, f"<@{BOT}> {question}")
+
+    def answered():  # type: ignore[no-untyped-def]
+        replies = [m for m in standin.replies(GENERAL, asked.ts) if m.get("text") != THINKING_TEXT]
+        return replies[0] if replies else None
+
+    reply = standin.wait_for(answered, timeout=120, interval=0.025)  # coarser polling steals less CPU
+    return (time.perf_counter() - started) * 1000, reply["ts"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=56)
@@ -43,10 +58,7 @@ def main() -> None:
     from sqlalchemy import select
 
     from bot.answer import Answerer
-    from bot.app import SlackBot, SlackConnection
-    from bot.blocks import THINKING_TEXT
-    from bot.slack_standin import SlackStandIn
-    from bot.transports import HttpTransport
+    from bot.serve import ServeOptions, running_bot
     from connectors.anonymize import Anonymizer
     from ftbot.config import load_settings
     from ftbot.storage.db import Database
@@ -59,39 +71,25 @@ def main() -> None:
 
     anonymizer = Anonymizer(spacy_model=settings.spacy_model, allow_list=settings.allow_list)
     answerer = Answerer(settings, db, anonymizer=anonymizer)
-    standin = SlackStandIn()
-    connection = SlackConnection(standin.bot_token, standin.signing_secret, standin.api_url)
-    bot = SlackBot(settings, db, answerer, anonymizer, connection, run_worker=False, run_scheduler=False)
-    transport = HttpTransport(bot.app, host="127.0.0.1", port=0)
-    transport.serve_in_background()
-    standin.request_url = transport.url
-
-    def ask(question: str) -> tuple[float, str]:
-        started = time.perf_counter()
-        asked = standin.post_message(ALICE, GENERAL, f"<@{BOT}> {question}")
-
-        def answered():  # type: ignore[no-untyped-def]
-            replies = [m for m in standin.replies(GENERAL, asked.ts) if m.get("text") != THINKING_TEXT]
-            return replies[0] if replies else None
-
-        reply = standin.wait_for(answered, timeout=120, interval=0.025)  # coarser polling steals less CPU
-        return (time.perf_counter() - started) * 1000, reply["ts"]
-
-    for question in questions[:2]:
-        ask(question)  # warm-up
-    end_to_end, posted = [], []
-    for question in questions:
-        elapsed, ts = ask(question)
-        end_to_end.append(elapsed)
-        posted.append(ts)
+    local = settings.model_copy(
+        update={"slack_bot_token": None, "slack": settings.slack.model_copy(update={"standin_port": 0})}
+    )
+    options = ServeOptions(worker=False, scheduler=False)
+    with running_bot(local, db, options, say=lambda _: None, answerer=answerer) as running:
+        running.transport.serve_in_background()
+        assert running.standin is not None
+        for question in questions[:2]:
+            ask(running.standin, question)  # warm-up
+        end_to_end, posted = [], []
+        for question in questions:
+            elapsed, ts = ask(running.standin, question)
+            end_to_end.append(elapsed)
+            posted.append(ts)
     with db.session() as session:
         in_process = [
             session.scalar(select(Answer.latency_ms).where(Answer.slack_channel == GENERAL, Answer.slack_ts == ts))
             for ts in posted
         ]
-    transport.close()
-    bot.close()
-    standin.close()
 
     overhead = [e - (p or 0.0) for e, p in zip(end_to_end, in_process, strict=True)]
     report = {

@@ -13,10 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.answer import Answerer
-from bot.app import SlackBot, SlackConnection
 from bot.blocks import DOWNVOTE_ACTION, THINKING_TEXT, UPVOTE_ACTION
+from bot.serve import ServeOptions, running_bot
 from bot.slack_standin import SlackStandIn
-from bot.transports import HttpTransport
 from connectors.ingest import Ingestor
 from ftbot.config import SlackConfig
 from ftbot.privacy import user_ref
@@ -35,23 +34,18 @@ def start_slack(tiny_settings, db, tmp_path: Path, anonymizer, embedder):
     """Starts (stand-in, bot) with the given Slack settings, the bot listening over HTTP."""
     (tmp_path / "faq.csv").write_text(FAQ)
     Ingestor(db, anonymizer, embedder).ingest([tmp_path / "faq.csv"])
-    running: list = []
+    stack = contextlib.ExitStack()
 
     def start(**slack_settings):
-        settings = tiny_settings.model_copy(update={"slack": SlackConfig(**slack_settings)})
-        standin = SlackStandIn()
+        settings = tiny_settings.model_copy(update={"slack": SlackConfig(standin_port=0, **slack_settings)})
         answerer = Answerer(settings, db, anonymizer=anonymizer)
-        connection = SlackConnection(standin.bot_token, standin.signing_secret, standin.api_url)
-        bot = SlackBot(settings, db, answerer, anonymizer, connection, run_worker=False, run_scheduler=False)
-        transport = HttpTransport(bot.app, host="127.0.0.1", port=0)
-        transport.serve_in_background()
-        standin.request_url = transport.url
-        running.extend([transport, bot, standin])
-        return standin, bot
+        options = ServeOptions(worker=False, scheduler=False)
+        running = stack.enter_context(running_bot(settings, db, options, say=lambda _: None, answerer=answerer))
+        running.transport.serve_in_background()
+        return running.standin, running.bot
 
-    yield start
-    for thing in running:
-        thing.close()
+    with stack:
+        yield start
 
 
 @pytest.fixture

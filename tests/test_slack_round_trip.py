@@ -10,10 +10,9 @@ import pytest
 from conftest import EXAMPLES
 
 from bot.answer import Answerer
-from bot.app import SlackBot, SlackConnection
 from bot.blocks import DOWNVOTE_ACTION, THINKING_TEXT
+from bot.serve import ServeOptions, running_bot
 from bot.slack_standin import SlackStandIn
-from bot.transports import HttpTransport
 from connectors.anonymize import Anonymizer
 from connectors.ingest import Ingestor
 from ftbot.config import load_settings
@@ -50,32 +49,30 @@ def test_when_an_admin_corrects_an_answer_and_retrains_then_the_bot_gives_the_co
     anonymizer = Anonymizer(allow_list=settings.allow_list)
     Ingestor(db, anonymizer, Embedder()).ingest([tmp_path / "faq.csv"])
 
-    standin = SlackStandIn()
     answerer = Answerer(settings, db, anonymizer=anonymizer)
-    connection = SlackConnection(standin.bot_token, standin.signing_secret, standin.api_url)
-    bot = SlackBot(settings, db, answerer, anonymizer, connection, run_worker=True, run_scheduler=False)
-    transport = HttpTransport(bot.app, host="127.0.0.1", port=0)
-    transport.serve_in_background()
-    standin.request_url = transport.url
-    try:
-        before = _ask(standin, QUESTION)
-        assert "reception" not in before["text"]
-        standin.click_button(ADA, GENERAL, before["ts"], DOWNVOTE_ACTION)
-        view = standin.wait_for(lambda: standin.views(ADA)[-1] if standin.views(ADA) else None)
-        standin.submit_view(ADA, view["id"], {"correction": {"correction_input": CORRECTION}})
+    options = ServeOptions(worker=True, scheduler=False)  # the worker trains in the bot's process
+    local = settings.model_copy(update={"slack": settings.slack.model_copy(update={"standin_port": 0})})
+    with running_bot(local, db, options, say=lambda _: None, answerer=answerer) as running:
+        running.transport.serve_in_background()
+        assert running.standin is not None
+        _round_trip(running.standin)
 
-        assert "Queued training run #1" in standin.slash_command(ADA, GENERAL, "/finetune", "start")
-        # The worker trains in the bot's process and posts the summary with the loss curve where it was asked.
-        summary = standin.wait_for(lambda: [f for f in standin.files() if f.channels], timeout=600)[0]
-        assert summary.channels == [GENERAL] and summary.data and summary.data.startswith(b"\x89PNG")
-        assert "*Promoted:* yes" in (summary.initial_comment or "")
-        status = standin.slash_command(ADA, GENERAL, "/finetune", "status")
-        assert "*Active model:* v1" in status, status
 
-        after = _ask(standin, QUESTION)
-        assert "model v1" in str(after["blocks"])
-        assert "reception" in after["text"], after["text"]
-    finally:
-        transport.close()
-        bot.close()
-        standin.close()
+def _round_trip(standin: SlackStandIn) -> None:
+    before = _ask(standin, QUESTION)
+    assert "reception" not in before["text"]
+    standin.click_button(ADA, GENERAL, before["ts"], DOWNVOTE_ACTION)
+    view = standin.wait_for(lambda: standin.views(ADA)[-1] if standin.views(ADA) else None)
+    standin.submit_view(ADA, view["id"], {"correction": {"correction_input": CORRECTION}})
+
+    assert "Queued training run #1" in standin.slash_command(ADA, GENERAL, "/finetune", "start")
+    # The worker trains in the bot's process and posts the summary with the loss curve where it was asked.
+    summary = standin.wait_for(lambda: [f for f in standin.files() if f.channels], timeout=600)[0]
+    assert summary.channels == [GENERAL] and summary.data and summary.data.startswith(b"\x89PNG")
+    assert "*Promoted:* yes" in (summary.initial_comment or "")
+    status = standin.slash_command(ADA, GENERAL, "/finetune", "status")
+    assert "*Active model:* v1" in status, status
+
+    after = _ask(standin, QUESTION)
+    assert "model v1" in str(after["blocks"])
+    assert "reception" in after["text"], after["text"]

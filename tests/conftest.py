@@ -185,3 +185,20 @@ def embedder():
     from ftbot.retrieval import Embedder
 
     return Embedder()
+
+
+# Two Q&A pairs: enough to retrieve, train and answer on the tiny model.
+FAQ = """question,answer
+How many vacation days do I get?,Full-time employees get 28 vacation days per year.
+Which Slack channel is the IT helpdesk?,Ask the IT helpdesk in #it-helpdesk.
+"""
+
+
+@pytest.fixture
+def ingested(db, tmp_path: Path, anonymizer, embedder):
+    """The database with FAQ ingested from faq.csv (anonymized and embedded, as `ftbot ingest` does)."""
+    from connectors.ingest import Ingestor
+
+    (tmp_path / "faq.csv").write_text(FAQ)
+    Ingestor(db, anonymizer, embedder).ingest([tmp_path / "faq.csv"])
+    return db

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
 from bot.answer import BASE_VERSION, Answerer
-from connectors.ingest import Ingestor
 from ftbot.prompt import DONT_KNOW
 from ftbot.storage.models import Answer
 from trainer.pipeline import run_training
 from trainer.registry import rollback
-
-FAQ = """question,answer
-How many vacation days do I get?,Full-time employees get 28 vacation days per year.
-Which Slack channel is the IT helpdesk?,Ask the IT helpdesk in #it-helpdesk.
-"""
-
-
-@pytest.fixture
-def ingested(db, tmp_path: Path, anonymizer, embedder):
-    (tmp_path / "faq.csv").write_text(FAQ)
-    Ingestor(db, anonymizer, embedder).ingest([tmp_path / "faq.csv"])
-    return db
 
 
 def test_when_no_version_is_trained_then_the_base_model_answers_with_sources(

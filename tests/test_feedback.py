@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import FAQ
 from sqlalchemy import select
 
 from bot import feedback
@@ -18,11 +19,6 @@ from ftbot.storage.queries import needs_review, upvoted
 from trainer.dataset import DatasetBuilder
 
 pytestmark = pytest.mark.both_backends  # the database tests here run on SQLite and on PostgreSQL
-
-FAQ = """question,answer
-How many vacation days do I get?,Full-time employees get 28 vacation days per year.
-Which Slack channel is the IT helpdesk?,Ask the IT helpdesk in #it-helpdesk.
-"""
 
 
 def _answer(db, question: str = "How many vacation days?", text: str = "You get 20 days.") -> int:

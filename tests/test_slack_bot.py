@@ -7,7 +7,6 @@ import contextlib
 import json
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -16,24 +15,18 @@ from bot.answer import Answerer
 from bot.blocks import DOWNVOTE_ACTION, THINKING_TEXT, UPVOTE_ACTION
 from bot.serve import ServeOptions, running_bot
 from bot.slack_standin import SlackStandIn
-from connectors.ingest import Ingestor
 from ftbot.config import SlackConfig
 from ftbot.privacy import user_ref
 from ftbot.storage.models import Answer, Feedback, Record, TrainingRun
 
 ALICE, ADA, GENERAL, ALICE_DM = "U0ALICE", "U0ADMIN", "C0GENERAL", "D0ALICE"
 BOT = "U0FTBOT"
-FAQ = """question,answer
-How many vacation days do I get?,Full-time employees get 28 vacation days per year.
-Which Slack channel is the IT helpdesk?,Ask the IT helpdesk in #it-helpdesk.
-"""
 
 
 @pytest.fixture
-def start_slack(tiny_settings, db, tmp_path: Path, anonymizer, embedder):
-    """Starts (stand-in, bot) with the given Slack settings, the bot listening over HTTP."""
-    (tmp_path / "faq.csv").write_text(FAQ)
-    Ingestor(db, anonymizer, embedder).ingest([tmp_path / "faq.csv"])
+def start_slack(tiny_settings, ingested, anonymizer):
+    """Starts (stand-in, bot) with the given Slack settings, the bot listening over HTTP (FAQ ingested)."""
+    db = ingested
     stack = contextlib.ExitStack()
 
     def start(**slack_settings):

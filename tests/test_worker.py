@@ -12,24 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from connectors.ingest import Ingestor
 from ftbot.storage.models import ModelVersion, TrainingRun
 from trainer import runs
 from trainer.pipeline import run_training
 from trainer.registry import active_version
 from trainer.worker import Worker
-
-FAQ = """question,answer
-How many vacation days do I get?,Full-time employees get 28 vacation days per year.
-Which Slack channel is the IT helpdesk?,Ask the IT helpdesk in #it-helpdesk.
-"""
-
-
-@pytest.fixture
-def ingested(db, tmp_path: Path, anonymizer, embedder):
-    (tmp_path / "faq.csv").write_text(FAQ)
-    Ingestor(db, anonymizer, embedder).ingest([tmp_path / "faq.csv"])
-    return db
 
 
 def _enqueue(db, trigger: str = "slack") -> int:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from slack_sdk import WebClient
 
+from bot import metrics
 from ftbot.storage.db import Database
 from trainer.report import loss_curve_png, summary_text
 from trainer.runs import RunSummary, history
@@ -22,6 +23,8 @@ class RunAnnouncer:
         self.client, self.admin_channel, self.requested_in = client, admin_channel, requested_in
 
     def __call__(self, summary: RunSummary) -> None:
+        # Counted here, where each ending is announced once (by the leader replica), so replicas' sums are right.
+        metrics.run_finished(summary.status)
         channels = [self.admin_channel] if self.admin_channel else []
         if (requested := self.requested_in.pop(summary.run_id, None)) and requested[0] not in channels:
             channels.append(requested[0])

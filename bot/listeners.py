@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
-from bot import feedback
+from bot import feedback, metrics
 from bot.blocks import (
     CORRECTION_BLOCK,
     CORRECTION_INPUT,
@@ -61,8 +61,11 @@ def register_listeners(app: App, bot: BotContext) -> None:
     @app.middleware
     def deduplicate(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if body.get("type") == "event_callback":
+            metrics.slack_event(body.get("event", {}).get("type", ""))
         if event_id and not claim_event(bot.db, event_id):
             log.info("ignoring a redelivered event %s", event_id)
+            metrics.duplicate_dropped()
             return BoltResponse(status=200, body="")
         next()
         return None
@@ -157,6 +160,7 @@ def react(bot: BotContext, event: dict[str, Any], *, added: bool) -> None:
             return
         if added:
             feedback.record_vote(session, answer.id, user_ref(event["user"]), value, via="reaction")
+            metrics.voted(value, via="reaction")
         else:
             feedback.remove_vote(session, answer.id, user_ref(event["user"]), value)
 
@@ -172,6 +176,7 @@ def vote(bot: BotContext, body: dict[str, Any], value: int) -> int | None:
         if session.get(feedback.Answer, answer_id) is None:
             return None
         feedback.record_vote(session, answer_id, user_ref(body["user"]["id"]), value, via="button")
+    metrics.voted(value, via="button")
     return answer_id
 
 
@@ -186,6 +191,7 @@ def explain(bot: BotContext, user_id: str, view: dict[str, Any]) -> None:
         feedback.record_reason(
             session, int(view["private_metadata"]), user_ref(user_id), clean_reason, clean_correction
         )
+    metrics.explained(with_correction=bool(correction))
 
 
 def _is_noise(event: dict[str, Any]) -> bool:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 
 from slack_sdk import WebClient
 
+from bot import metrics
 from bot.answer import Answerer
 from bot.blocks import answer_blocks
+from ftbot.prompt import DONT_KNOW
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +55,12 @@ class Responder:
 
     def _work(self) -> None:
         while (question := self._queue.get()) is not None:
+            started = time.perf_counter()
             try:
-                self._answer(question)
+                self._answer(question, started)
             except Exception:  # one failed answer must not stop the bot
                 log.exception("answering a question in %s failed", question.channel)
+                metrics.answered("error", time.perf_counter() - started)
                 self._safely(self.client.chat_update, channel=question.channel, ts=question.placeholder_ts, text=SORRY)
             finally:
                 self._safely(
@@ -65,7 +70,7 @@ class Responder:
                     name=WORKING_REACTION,
                 )
 
-    def _answer(self, question: Question) -> None:
+    def _answer(self, question: Question, started: float) -> None:
         if self.answerer.reload_if_promoted():
             log.info("now answering with model version %s", self.answerer.generator.version)
         result = self.answerer.answer(
@@ -77,6 +82,8 @@ class Responder:
             text=result.answer,  # the notification and accessibility text
             blocks=answer_blocks(result.answer, result.sources, result.model_version, result.answer_id),
         )
+        metrics.answered("dont_know" if result.answer == DONT_KNOW else "answered", time.perf_counter() - started)
+        metrics.answering_with(result.model_version)
 
     @staticmethod
     def _safely(call, **kwargs) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import metrics
 from bot.answer import Answerer
 from bot.app import SLACK_API_URL, SlackBot, SlackConnection
 from bot.slack_standin import SlackStandIn
@@ -103,6 +104,9 @@ def running_bot(
             transport = SocketModeTransport(bot.app, settings.slack_app_token.get_secret_value())
             say("Connecting to Slack over Socket Mode.")
         stack.callback(transport.close)
+        if settings.metrics_port is not None:
+            stack.callback(metrics.serve_metrics(settings.metrics_port))
+            say(f"Prometheus metrics on http://0.0.0.0:{settings.metrics_port}/metrics")
         yield RunningBot(bot, transport, standin)
 
 

@@ -16,6 +16,8 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
@@ -53,7 +55,8 @@ class HttpTransport:
     """Slack's Events API over HTTP: events, commands and interactivity all POST to /slack/events.
 
     Bolt checks every request's signature (SLACK_SIGNING_SECRET) and timestamp, answering 401 otherwise.
-    GET /healthz answers 200 for load balancers. The server is listening once constructed.
+    GET /healthz answers 200 for load balancers, GET /metrics Prometheus' text format. The server is listening
+    once constructed.
     """
 
     def __init__(self, app: App, host: str = "0.0.0.0", port: int = 3000) -> None:
@@ -63,6 +66,9 @@ class HttpTransport:
             if environ.get("PATH_INFO") == "/healthz":
                 start_response("200 OK", [("Content-Type", "text/plain")])
                 return [b"ok\n"]
+            if environ.get("PATH_INFO") == "/metrics":
+                start_response("200 OK", [("Content-Type", metrics.CONTENT_TYPE)])
+                return [metrics.exposition()]
             return bolt(environ, start_response)
 
         self.server = make_server(host, port, wsgi, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)

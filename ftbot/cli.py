@@ -436,6 +436,10 @@ def serve(
             "--worker/--no-worker", help="Train queued runs in this process (a GPU host runs `ftbot worker`)."
         ),
     ] = True,
+    schedule: Annotated[
+        bool,
+        typer.Option("--schedule/--no-schedule", help="Keep the weekly retraining schedule (off with a CronJob)."),
+    ] = True,
 ) -> None:
     """Run the Slack bot: Socket Mode with SLACK_APP_TOKEN, HTTP with --http, or the local Slack stand-in."""
     with _friendly_errors():
@@ -444,7 +448,12 @@ def serve(
 
         ctx = Context()
         console.print("loading the models ...")
-        serve_bot(ctx.settings, ctx.db, ServeOptions(http=http, host=host, port=port, worker=worker), console.print)
+        serve_bot(
+            ctx.settings,
+            ctx.db,
+            ServeOptions(http=http, host=host, port=port, worker=worker, scheduler=schedule),
+            console.print,
+        )
 
 
 @app.command()

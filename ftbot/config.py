@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     allow_list: tuple[str, ...] = ()
     device: str = "auto"
     log_level: str = "INFO"
+    # Serve Prometheus metrics on this port (/metrics) in Socket Mode and local mode; over --http they are
+    # on the bot's own port already.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)

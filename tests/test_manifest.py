@@ -20,6 +20,7 @@ SCOPES = {
     "reactions_add": "reactions:write",
     "reactions_remove": "reactions:write",
     "users_info": "users:read",
+    "users_list": "users:read",
     "files_upload_v2": "files:write",
 }
 

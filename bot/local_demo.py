@@ -1,4 +1,4 @@
-"""The demo's Slack scene: an employee asks the bot in the local stand-in and reacts to its answer."""
+"""The demo's Slack scene: an employee asks the bot in the local stand-in and gets threaded answers."""
 
 from __future__ import annotations
 
@@ -34,8 +34,7 @@ def slack_scene(
             context = reply["blocks"][1]["elements"][0]["text"]
             say(f"[bold]#general · Alice:[/bold] @ftbot {question}")
             say(f"  [bold]↳ ftbot:[/bold] {reply['text']}\n    [dim]{context} · 👍 / 👎 buttons[/dim]")
-            standin.add_reaction(ALICE, GENERAL, reply["ts"], "+1")
-        say("  Alice reacted 👍 to each answer: they are stored as feedback for the next training run.")
+        say("  👍/👎 on an answer (buttons or reactions) is stored as feedback for the next training run.")
 
 
 def _wait_for_answer(standin: SlackStandIn, thread_ts: str) -> dict[str, Any]:

@@ -84,7 +84,7 @@ def _friendly_errors() -> Iterator[None]:
     except ConfigError as error:
         err.print(f"[red]configuration error:[/red] {error}")
         raise typer.Exit(2) from None
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, OSError) as error:  # a bad input, a missing file, a port already in use
         err.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
 

@@ -136,7 +136,7 @@ def _describe_pending(run: runs.RunSummary) -> str:
     progress = f"step {run.step}/{run.total_steps}" if run.total_steps else "preparing data"
     loss = f", loss {run.loss:.3f}" if run.loss is not None else ""
     eta = f", about {_minutes(run.eta_seconds)} left" if run.eta_seconds is not None else ""
-    cancelling = " (cancelling)" if any(kind == "cancel_requested" for _, kind, _ in run.events) else ""
+    cancelling = " (cancelling)" if run.cancel_requested else ""
     return f"*Now:* run #{run.run_id} running: {progress}{loss}{eta}{cancelling}"
 
 

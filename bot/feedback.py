@@ -11,6 +11,7 @@ import hashlib
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from ftbot.records import Message, RawRecord
 from ftbot.storage.models import Answer, Feedback, Record, Source, utcnow
 
 # Reactions that count as votes on the bot's answers.
@@ -75,15 +76,18 @@ def _store_correction(session: Session, answer: Answer, correction: str) -> None
         session.flush()
     external_id = f"answer {answer.id}"
     session.execute(delete(Record).where(Record.source_id == source.id, Record.external_id == external_id))
-    text = f"Q: {answer.question}\nA: {correction}"
+    pair = RawRecord(
+        external_id, "qa", "Correction", messages=(Message("user", answer.question), Message("assistant", correction))
+    )
+    text = pair.retrieval_text()  # the same "Q: … A: …" text an ingested Q&A pair gets
     session.add(
         Record(
             source_id=source.id,
             external_id=external_id,
             kind="qa",
-            title="Correction",
+            title=pair.title,
             text=text,
-            messages=[{"role": "user", "content": answer.question}, {"role": "assistant", "content": correction}],
+            messages=[{"role": m.role, "content": m.content} for m in pair.messages],
             content_hash=hashlib.sha256(text.encode()).hexdigest(),
         )
     )

@@ -127,3 +127,17 @@ def test_when_the_dataset_is_built_then_feedback_examples_are_weighted_and_downv
     assert all(e.split == "train" for e in by_answer.values())
     assert not any("#random" in m["content"] for e in dataset.examples for m in e.messages)
     assert DONT_KNOW not in by_answer
+
+
+def test_when_event_ids_are_older_than_a_day_then_they_are_forgotten(db) -> None:
+    from datetime import timedelta
+
+    from bot.dedupe import claim_event, forget_old_events
+    from ftbot.storage.models import SlackEvent, utcnow
+
+    assert claim_event(db, "Ev1") and not claim_event(db, "Ev1")
+    with db.session() as session:
+        session.add(SlackEvent(event_id="Ev0", received_at=utcnow() - timedelta(days=2)))
+    assert forget_old_events(db) == 1
+    with db.session() as session:
+        assert [e.event_id for e in session.scalars(select(SlackEvent))] == ["Ev1"]

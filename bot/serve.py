@@ -7,13 +7,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot import metrics
 from bot.answer import Answerer
@@ -21,10 +19,9 @@ from bot.app import SLACK_API_URL, SlackBot, SlackConnection
 from bot.slack_standin import SlackStandIn
 from bot.transports import HttpTransport, SocketModeTransport, Transport
 from connectors.anonymize import Anonymizer
+from connectors.slack_directory import directory_names
 from ftbot.config import ConfigError, Settings
 from ftbot.storage.db import Database
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -108,23 +105,6 @@ def running_bot(
             stack.callback(metrics.serve_metrics(settings.metrics_port))
             say(f"Prometheus metrics on http://0.0.0.0:{settings.metrics_port}/metrics")
         yield RunningBot(bot, transport, standin)
-
-
-def directory_names(client: WebClient) -> list[str]:
-    """The people in the workspace's member directory (users.list): real and display names."""
-    names: set[str] = set()
-    try:
-        for page in client.users_list(limit=200):  # slack_sdk follows the cursor
-            for user in page.get("members", []):
-                if user.get("is_bot") or user.get("deleted") or user.get("id") == "USLACKBOT":
-                    continue
-                profile = user.get("profile", {})
-                names.update(
-                    n for n in (user.get("real_name"), profile.get("real_name"), profile.get("display_name")) if n
-                )
-    except SlackApiError as error:  # without the directory, names are still found by spaCy and patterns
-        log.warning("users.list failed (%s); anonymizing without the member directory", error.response.get("error"))
-    return sorted(names)
 
 
 def _check_credentials(settings: Settings, options: ServeOptions) -> None:

@@ -10,10 +10,11 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from connectors.anonymize import AnonymizationError, Anonymizer
+from connectors.anonymize import Anonymizer
 from connectors.base import FileConnector, UnreadableFile, decode_text
 from connectors.documents import DocumentConnector
 from connectors.qa_files import CsvQaConnector, JsonlQaConnector, MarkdownFaqConnector, faq_questions
+from connectors.sync import anonymize_safely, oversized
 from ftbot.records import IngestReport, RawRecord, Skipped
 from ftbot.retrieval import Embedder, embed_missing
 from ftbot.storage.db import Database
@@ -118,26 +119,16 @@ class Ingestor:
         records: list[RawRecord] = []
         skipped: list[Skipped] = []
         for item in connector.read(path, content):
+            if isinstance(item, RawRecord) and (too_big := oversized(item)) is not None:
+                item = Skipped(f"{path.name} {too_big.where}", too_big.reason)
             (skipped if isinstance(item, Skipped) else records).append(item)  # type: ignore[arg-type]
         if not records and not skipped:
             raise UnreadableFile("no records found")
         return records, skipped
 
     def _anonymize(self, records: list[RawRecord], path: Path) -> tuple[list[RawRecord], list[Skipped]]:
-        """Anonymize in one batch; if that fails, record by record, so one bad record loses only itself."""
-        try:
-            texts = self.anonymizer.anonymize_records([r.texts() for r in records])
-            return [r.with_texts(t) for r, t in zip(records, texts, strict=True)], []
-        except AnonymizationError:
-            pass
-        clean: list[RawRecord] = []
-        failed: list[Skipped] = []
-        for record in records:
-            try:  # fail closed: a record we can't anonymize is never stored
-                clean.append(record.with_texts(self.anonymizer.anonymize_record(record.texts())))
-            except AnonymizationError:
-                failed.append(Skipped(f"{path.name} {record.external_id}", "anonymization failed"))
-        return clean, failed
+        clean, failed = anonymize_safely(self.anonymizer, records)
+        return clean, [Skipped(f"{path.name} {s.where}", s.reason) for s in failed]
 
 
 def _store(session: Session, source: Source, records: list[RawRecord]) -> tuple[int, list[Skipped]]:
@@ -164,6 +155,9 @@ def _store(session: Session, source: Source, records: list[RawRecord]) -> tuple[
                 text=text,
                 messages=[{"role": m.role, "content": m.content} for m in raw.messages] or None,
                 content_hash=digest,
+                url=raw.url[:1024],
+                source_created_at=raw.created_at,
+                source_updated_at=raw.updated_at,
             )
         )
     session.flush()

@@ -90,24 +90,35 @@ def _friendly_errors() -> Iterator[None]:
 
 
 @app.command()
-def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders: Q&A files and documents.")]) -> None:
-    """Ingest files and folders: detect each file's kind, anonymize, store. Unchanged files are skipped."""
+def ingest(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders; none: sync the sources in ftbot.toml.")
+    ] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Sync only this configured source (repeatable).")
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Re-read sources whole, removing what was deleted upstream.")
+    ] = False,
+) -> None:
+    """Ingest files and folders, or sync the configured sources: anonymize, store. Nothing unchanged is redone."""
     with _friendly_errors():
-        missing = [str(p) for p in paths if not p.exists()]
-        if missing:
-            raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
-        ctx = Context()
-        _ingest(ctx, paths)
+        if paths:
+            missing = [str(p) for p in paths if not p.exists()]
+            if missing:
+                raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
+            if not _ingest(Context(), paths):
+                raise typer.Exit(1)
+            return
+        if not _sync_sources(Context(), source or [], full=full):
+            raise typer.Exit(1)
 
 
 def _ingest(ctx: Context, paths: list[Path]) -> bool:
-    from connectors.anonymize import Anonymizer
     from connectors.ingest import Ingestor
-    from ftbot.retrieval import Embedder
 
-    with console.status("loading the anonymizer and embedding model..."):
-        anonymizer = Anonymizer(spacy_model=ctx.settings.spacy_model, allow_list=ctx.settings.allow_list)
-        ingestor = Ingestor(ctx.db, anonymizer, Embedder(ctx.settings.embedding_model))
+    anonymizer, embedder = _ingest_models(ctx)
+    ingestor = Ingestor(ctx.db, anonymizer, embedder)
     with console.status("ingesting..."):
         report = ingestor.ingest(paths)
     for skipped in report.skipped:
@@ -118,6 +129,109 @@ def _ingest(ctx: Context, paths: list[Path]) -> bool:
         f"records: {report.records_seen} seen = {report.records_stored} stored + {report.records_skipped} skipped"
     )
     return report.reconciles
+
+
+def _sync_sources(ctx: Context, names: list[str], *, full: bool) -> bool:
+    """Sync each configured source (or the named ones); False when any of them stopped with an error."""
+    from connectors.base import SourceUnavailable
+    from connectors.registry import build_connector
+    from connectors.sync import SourceSync
+
+    configured = {config.name: config for config in ctx.settings.sources}
+    if not configured:
+        raise ValueError("no paths given and no [[sources]] in ftbot.toml (see README: Sources)")
+    unknown = [name for name in names if name not in configured]
+    if unknown:
+        raise ValueError(f"no source named {', '.join(unknown)} in ftbot.toml (configured: {', '.join(configured)})")
+    anonymizer, embedder = _ingest_models(ctx)
+    syncer, ok = SourceSync(ctx.db, anonymizer, embedder), True
+    for name in names or list(configured):
+        try:
+            connector = build_connector(configured[name], ctx.settings)
+        except SourceUnavailable as error:
+            err.print(f"[red]{name}:[/red] {error}")
+            ok = False
+            continue
+        with console.status(f"syncing {name}..."):
+            report = syncer.run(name, connector, full=full)
+        for skipped in report.skipped:
+            console.print(f"[yellow]skipped[/yellow] {name} {skipped.where}: {skipped.reason}")
+        mode = "full" if report.full else "incremental"
+        console.print(
+            f"{name} ({connector.kind}, {mode}): {report.records_seen} seen = {report.records_stored} stored"
+            f" + {report.records_unchanged} unchanged + {report.records_skipped} skipped;"
+            f" {report.records_deleted} deleted"
+        )
+        if report.error:
+            err.print(f"[red]{name} stopped:[/red] {report.error} (the next sync resumes from here)")
+        ok = ok and report.error is None and report.reconciles
+    return ok
+
+
+def _ingest_models(ctx: Context) -> tuple[Any, Any]:
+    """The anonymizer (with the Slack member directory's names when Slack is connected) and the embedder."""
+    from connectors.anonymize import Anonymizer
+    from ftbot.retrieval import Embedder
+
+    with console.status("loading the anonymizer and embedding model..."):
+        anonymizer = Anonymizer(
+            spacy_model=ctx.settings.spacy_model,
+            allow_list=ctx.settings.allow_list,
+            known_names=_directory_names(ctx.settings),
+        )
+        return anonymizer, Embedder(ctx.settings.embedding_model)
+
+
+def _directory_names(settings: Settings) -> list[str]:
+    """Names from Slack's member directory, when a Slack source is configured and a token is set."""
+    from ftbot.config import SlackSourceConfig
+
+    if settings.slack_bot_token is None or not any(isinstance(s, SlackSourceConfig) for s in settings.sources):
+        return []
+    from slack_sdk import WebClient
+
+    from bot.app import SLACK_API_URL
+    from connectors.slack_directory import directory_names
+
+    token = settings.slack_bot_token.get_secret_value()
+    return directory_names(WebClient(token=token, base_url=settings.slack_api_url or SLACK_API_URL))
+
+
+@app.command()
+def sources() -> None:
+    """The configured sources with their last sync: when, how many records, what was skipped, any error."""
+    with _friendly_errors():
+        from sqlalchemy import select
+
+        from connectors.sync import source_uri
+        from ftbot.storage.models import Source
+
+        ctx = Context()
+        if not ctx.settings.sources:
+            console.print("no [[sources]] in ftbot.toml; `ftbot ingest PATH` ingests files directly")
+            return
+        table = Table("source", "type", "last sync (UTC)", "records", "skipped", "cursor", "status")
+        errors = []
+        with ctx.db.session() as s:
+            for config in ctx.settings.sources:
+                row = s.scalar(select(Source).where(Source.uri == source_uri(config.name)))
+                if row is None:
+                    table.add_row(config.name, config.type, "never", "", "", "", "")
+                    continue
+                if row.last_error:
+                    errors.append(f"[red]{config.name}:[/red] {row.last_error}")
+                table.add_row(
+                    config.name,
+                    config.type,
+                    f"{row.last_synced_at:%Y-%m-%d %H:%M}",
+                    str(row.record_count),
+                    str(row.skipped_count),
+                    "yes" if row.cursor else "",
+                    "stopped early" if row.last_error else "ok",
+                )
+        console.print(table)
+        for line in errors:  # below the table: an error message is too long for a column
+            console.print(line)
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -118,6 +118,51 @@ class SlackConfig(BaseModel):
         return self.channels.get(channel_id, ChannelConfig(mention_only=self.mention_only))
 
 
+class SourceConfig(BaseModel):
+    """One `[[sources]]` entry of ftbot.toml: a place `ftbot ingest` syncs from. `name` is its handle."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class SlackSourceConfig(SourceConfig):
+    """Slack history: channel threads become Q&A pairs, unanswered threads context."""
+
+    type: Literal["slack"] = "slack"
+    # Public channels to read (ids such as C012AB3CD, or names); empty: every public channel the bot is in.
+    channels: tuple[str, ...] = ()
+    # Private channels are read only when listed here, by id or name (the bot must be a member).
+    private_channels: tuple[str, ...] = ()
+    # Slack user ids whose reply counts as the answer when no reply is marked ✅ or upvoted.
+    experts: tuple[str, ...] = ()
+    # Messages per conversations.history / conversations.replies page (Slack allows up to 1000; 200 is
+    # what Slack recommends).
+    page_size: int = Field(200, ge=1, le=1000)
+    # Incremental syncs also re-read threads started this many days before the cursor, so late replies
+    # and reactions to recent questions are picked up; older changes wait for a full sync.
+    thread_lookback_days: float = Field(7.0, ge=0)
+
+
+class ExportSourceConfig(SourceConfig):
+    """Support-desk exports: a file or a folder of them, read again on every sync."""
+
+    type: Literal["zendesk", "intercom", "transcripts"]
+    path: Path
+
+
+class FilesSourceConfig(SourceConfig):
+    """A folder (or file) of Q&A files and documents, as `ftbot ingest PATH` reads them."""
+
+    type: Literal["files"] = "files"
+    path: Path
+
+
+AnySourceConfig = Annotated[
+    SlackSourceConfig | ExportSourceConfig | FilesSourceConfig, Field(discriminator="type")
+]
+
+
 class Settings(BaseSettings):
     """Everything ftbot reads from the environment (FTBOT_*) and ftbot.toml."""
 
@@ -139,6 +184,8 @@ class Settings(BaseSettings):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
+    # The company's sources (ftbot.toml `[[sources]]` tables); `ftbot ingest` with no path syncs them all.
+    sources: tuple[AnySourceConfig, ...] = ()
 
     # Slack credentials use Slack's own variable names; the FTBOT_ names work too.
     slack_bot_token: SecretStr | None = Field(
@@ -163,6 +210,15 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_source_names(cls, value: tuple[SourceConfig, ...]) -> tuple[SourceConfig, ...]:
+        names = [source.name for source in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
         return value
 
     @field_validator("retrain_cron")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Literal
 
 RecordKind = Literal["qa", "chunk", "chat"]
@@ -23,6 +24,11 @@ class RawRecord:
     title: str = ""
     text: str = ""  # for chunks
     messages: tuple[Message, ...] = ()  # for qa pairs and chats
+    # Where the record lives upstream, so answers can cite it: a Slack permalink, a ticket URL.
+    url: str = ""
+    # When upstream created and last changed it (naive UTC); an unchanged updated_at skips re-anonymizing.
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     def texts(self) -> list[str]:
         """Every text field, in a fixed order, so anonymization can pseudonymize them consistently."""
@@ -32,7 +38,7 @@ class RawRecord:
         """The same record with its texts replaced (the inverse of `texts`)."""
         title, text, *contents = texts
         messages = tuple(Message(m.role, c) for m, c in zip(self.messages, contents, strict=True))
-        return RawRecord(self.external_id, self.kind, title, text, messages)
+        return replace(self, title=title, text=text, messages=messages)
 
     def retrieval_text(self) -> str:
         """The text the model reads as context when this record is retrieved."""

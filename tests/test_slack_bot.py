@@ -265,7 +265,7 @@ def test_when_a_channel_answers_without_mentions_then_questions_there_are_answer
 def test_when_the_bot_starts_then_the_member_directory_feeds_the_anonymizer(home) -> None:
     from slack_sdk import WebClient
 
-    from bot.serve import directory_names
+    from connectors.slack_directory import directory_names
 
     with SlackStandIn() as standin:
         names = directory_names(WebClient(token=standin.bot_token, base_url=standin.api_url))

@@ -31,7 +31,7 @@ class Base(DeclarativeBase):
 
 
 class Source(Base):
-    """A place records come from: one file, or (later) a Slack channel or ticket export."""
+    """A place records come from: one ingested file, or a configured source (uri "source:NAME")."""
 
     __tablename__ = "sources"
 
@@ -45,6 +45,10 @@ class Source(Base):
     last_synced_at: Mapped[datetime] = mapped_column(default=utcnow)
     record_count: Mapped[int] = mapped_column(Integer, default=0)
     skipped_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Why the last sync of a configured source stopped early (None: it finished).
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Incremented by each full sync; records it did not see keep an older number and are removed.
+    sync_generation: Mapped[int] = mapped_column(Integer, default=0)
 
     records: Mapped[list[Record]] = relationship(back_populates="source", cascade="all, delete-orphan")
 
@@ -68,6 +72,12 @@ class Record(Base):
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
     embedding_model: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A link back to the original (Slack permalink, ticket URL) and its upstream timestamps.
+    url: Mapped[str] = mapped_column(String(1024), default="")
+    source_created_at: Mapped[datetime | None]
+    source_updated_at: Mapped[datetime | None]
+    # The source's sync_generation when a sync last saw this record.
+    sync_generation: Mapped[int] = mapped_column(Integer, default=0)
 
     source: Mapped[Source] = relationship(back_populates="records")
 

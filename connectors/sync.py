@@ -1,0 +1,214 @@
+"""Sync a configured source into the database: batch by batch, each batch and its cursor in one transaction.
+
+A batch's records are anonymized together, then upserted by external id: an unchanged record is left as it
+is (not even re-anonymized when its upstream `updated_at` is the one stored), an edited one replaces its
+old text and embedding, a new one is added. A full sync numbers itself (the source's sync generation) and
+stamps every record it sees; when it finishes, records with an older stamp were deleted upstream and go.
+A sync that stops half way (an API outage, a crash) keeps the batches it committed and their cursor, so
+the next sync resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from connectors.anonymize import AnonymizationError, Anonymizer
+from connectors.base import Connector, SourceUnavailable, SyncBatch
+from ftbot.records import RawRecord, Skipped
+from ftbot.retrieval import Embedder, embed_missing
+from ftbot.storage.db import Database
+from ftbot.storage.models import Record, Source, utcnow
+
+log = logging.getLogger(__name__)
+
+# A record with more text than this is refused: one pasted log file would otherwise crowd out every other
+# record in retrieval and training, and spaCy's cost grows with it.
+MAX_RECORD_CHARS = 100_000
+
+
+def source_uri(name: str) -> str:
+    """The `sources.uri` of a configured source; files ingested by path use their absolute path."""
+    return f"source:{name}"
+
+
+@dataclass
+class SyncReport:
+    """What one sync did. Records reconcile: seen = stored + unchanged + skipped."""
+
+    source: str
+    full: bool
+    records_seen: int = 0
+    records_stored: int = 0  # new or changed
+    records_unchanged: int = 0
+    records_skipped: int = 0
+    records_deleted: int = 0
+    batches: int = 0
+    # Why the sync stopped early; the batches before it are kept.
+    error: str | None = None
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def reconciles(self) -> bool:
+        return self.records_seen == self.records_stored + self.records_unchanged + self.records_skipped
+
+
+class SourceSync:
+    """Runs connectors' syncs. Holds the anonymizer and embedder, which take seconds to load."""
+
+    def __init__(self, db: Database, anonymizer: Anonymizer, embedder: Embedder) -> None:
+        self.db, self.anonymizer, self.embedder = db, anonymizer, embedder
+
+    def run(self, name: str, connector: Connector, *, full: bool = False) -> SyncReport:
+        """Sync one source. A source never synced before gets a full sync whatever `full` says."""
+        with self.db.session() as session:
+            source = _source(session, name, connector.kind)
+            full = full or source.cursor is None
+            generation = source.sync_generation + 1 if full else source.sync_generation
+            source_id, cursor = source.id, None if full else source.cursor
+        report = SyncReport(name, full)
+        try:
+            for batch in connector.sync(cursor):
+                self._store_batch(source_id, batch, generation, report)
+        except SourceUnavailable as error:
+            report.error = str(error)
+            log.warning("sync of %s stopped: %s", name, error)
+        with self.db.session() as session:
+            source = session.get_one(Source, source_id)
+            if full and report.error is None:
+                # Only a full sync that reached the end knows what no longer exists upstream.
+                report.records_deleted += _delete_unseen(session, source_id, generation)
+                source.sync_generation = generation
+            source.last_synced_at, source.last_error = utcnow(), report.error
+            source.record_count = session.scalar(select(func.count()).where(Record.source_id == source_id)) or 0
+            source.skipped_count = report.records_skipped
+        return report
+
+    def _store_batch(self, source_id: int, batch: SyncBatch, generation: int, report: SyncReport) -> None:
+        records, skipped = _split(batch.items)
+        report.records_seen += len(records) + len(skipped)
+        with self.db.session() as session:
+            existing = _existing(session, source_id, [r.external_id for r in records])
+            fresh = []
+            for record in records:
+                stored = existing.get(record.external_id)
+                if (
+                    stored is not None
+                    and record.updated_at is not None
+                    and stored.source_updated_at == record.updated_at
+                ):
+                    stored.sync_generation = generation  # unchanged upstream: not even re-anonymized
+                    report.records_unchanged += 1
+                else:
+                    fresh.append(record)
+            clean, failed = anonymize_safely(self.anonymizer, fresh)
+            skipped += failed
+            for record in clean:
+                if _upsert(session, source_id, existing.get(record.external_id), record, generation):
+                    report.records_stored += 1
+                else:
+                    report.records_unchanged += 1
+            if batch.deleted:
+                result = session.execute(
+                    delete(Record).where(Record.source_id == source_id, Record.external_id.in_(list(batch.deleted)))
+                )
+                report.records_deleted += result.rowcount or 0  # type: ignore[attr-defined]
+            session.flush()
+            embed_missing(session, self.embedder)
+            if batch.cursor is not None:
+                session.get_one(Source, source_id).cursor = batch.cursor
+        report.records_skipped += len(skipped)
+        report.skipped += skipped
+        report.batches += 1
+
+
+def anonymize_safely(anonymizer: Anonymizer, records: list[RawRecord]) -> tuple[list[RawRecord], list[Skipped]]:
+    """Anonymize in one batch; if that fails, record by record, so one bad record loses only itself."""
+    if not records:
+        return [], []
+    try:
+        texts = anonymizer.anonymize_records([r.texts() for r in records])
+        return [r.with_texts(t) for r, t in zip(records, texts, strict=True)], []
+    except AnonymizationError:
+        pass
+    clean: list[RawRecord] = []
+    failed: list[Skipped] = []
+    for record in records:
+        try:  # fail closed: a record we can't anonymize is never stored
+            clean.append(record.with_texts(anonymizer.anonymize_record(record.texts())))
+        except AnonymizationError:
+            failed.append(Skipped(record.external_id, "anonymization failed"))
+    return clean, failed
+
+
+def oversized(record: RawRecord) -> Skipped | None:
+    """A Skipped for a record too large to use, naming its size; None for any other record."""
+    size = sum(len(text) for text in record.texts())
+    if size <= MAX_RECORD_CHARS:
+        return None
+    shown = f"{size / 1e6:.1f} M characters" if size >= 1e6 else f"{size:,} characters"
+    return Skipped(record.external_id, f"too long ({shown}; the limit is {MAX_RECORD_CHARS:,})")
+
+
+def _split(items: Sequence[RawRecord | Skipped]) -> tuple[list[RawRecord], list[Skipped]]:
+    """Records and skips; oversized records are skipped, and of two with one external id the later wins."""
+    latest: dict[str, RawRecord] = {}
+    skipped: list[Skipped] = []
+    for item in items:
+        if isinstance(item, Skipped):
+            skipped.append(item)
+        elif (too_big := oversized(item)) is not None:
+            skipped.append(too_big)
+        else:
+            if item.external_id in latest:  # counted as seen, so it is reported to reconcile
+                skipped.append(Skipped(item.external_id, "superseded by a later version in the same batch"))
+            latest[item.external_id] = item
+    return list(latest.values()), skipped
+
+
+def _source(session: Session, name: str, kind: str) -> Source:
+    uri = source_uri(name)
+    source = session.scalar(select(Source).where(Source.uri == uri))
+    if source is None:
+        source = Source(uri=uri, kind=kind, content_hash="")
+        session.add(source)
+        session.flush()
+    source.kind = kind
+    return source
+
+
+def _existing(session: Session, source_id: int, external_ids: list[str]) -> dict[str, Record]:
+    if not external_ids:
+        return {}
+    rows = session.scalars(
+        select(Record).where(Record.source_id == source_id, Record.external_id.in_(external_ids))
+    ).all()
+    return {row.external_id: row for row in rows}
+
+
+def _upsert(session: Session, source_id: int, stored: Record | None, raw: RawRecord, generation: int) -> bool:
+    """Insert or update one anonymized record; False when its text is what is stored already."""
+    text = raw.retrieval_text()
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    messages = [{"role": m.role, "content": m.content} for m in raw.messages] or None
+    if stored is None:
+        stored = Record(source_id=source_id, external_id=raw.external_id, embedding=None)
+        session.add(stored)
+    elif stored.content_hash == digest:
+        stored.sync_generation, stored.source_updated_at, stored.url = generation, raw.updated_at, raw.url
+        return False
+    stored.kind, stored.title, stored.text, stored.messages = raw.kind, raw.title[:512], text, messages
+    stored.content_hash, stored.embedding, stored.embedding_model = digest, None, None
+    stored.url, stored.source_created_at, stored.source_updated_at = raw.url[:1024], raw.created_at, raw.updated_at
+    stored.sync_generation = generation
+    return True
+
+
+def _delete_unseen(session: Session, source_id: int, generation: int) -> int:
+    result = session.execute(delete(Record).where(Record.source_id == source_id, Record.sync_generation != generation))
+    return result.rowcount or 0  # type: ignore[attr-defined]

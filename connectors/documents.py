@@ -1,12 +1,15 @@
-"""Documents (.md, .txt, .html, .pdf): loaded with langchain's loaders, split by section, then chunked."""
+"""Documents (.md, .txt, .html, .pdf, .docx): loaded, split by section, then chunked."""
 
 from __future__ import annotations
 
+import io
 import re
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 from langchain_text_splitters import (
     HTMLHeaderTextSplitter,
@@ -28,7 +31,7 @@ class DocumentConnector:
     """Splits a document into sections (by heading where the format has them) and sections into chunks."""
 
     kind = "document"
-    suffixes = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
+    suffixes = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx")
 
     def __init__(self, chunk_chars: int = 700, chunk_overlap: int = 80) -> None:
         self._splitter = RecursiveCharacterTextSplitter(
@@ -50,6 +53,8 @@ def _load_sections(path: Path, content: bytes) -> list[Section]:
     suffix = path.suffix.lower()
     if suffix == ".pdf":
         return _pdf_sections(path, content)
+    if suffix == ".docx":
+        return _docx_sections(path, content)
     text = decode_text(content)
     if suffix in (".md", ".markdown"):
         return _markdown_sections(text, default_title=_title_from_name(path))
@@ -123,3 +128,115 @@ def _pdf_sections(path: Path, content: bytes) -> list[Section]:
     if 3 <= len(first_line) <= 80:  # a PDF's first line is usually its title
         title = first_line
     return [Section(title, page.page_content) for page in pages]
+
+
+# Word files are ZIP archives of XML (Office Open XML). We read them with the standard library rather than
+# langchain's Docx2txtLoader, which flattens the text: the paragraphs' heading styles give us sections.
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+_MAX_DOCX_XML_BYTES = 64_000_000  # uncompressed; a larger part is a ZIP bomb, not a policy document
+_HEADING_NAME = re.compile(r"^(?:heading\s*([1-3])|title)$", re.IGNORECASE)
+
+
+def _docx_sections(path: Path, content: bytes) -> list[Section]:
+    """Sections of a Word file: Title and Heading 1-3 paragraphs start them, like Markdown's # to ###."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            document = _docx_part(archive, "word/document.xml")
+            styles = _docx_part(archive, "word/styles.xml") if "word/styles.xml" in archive.namelist() else None
+    except zipfile.BadZipFile:
+        raise UnreadableFile(f"broken .docx: {_not_a_zip(content)}") from None
+    except UnreadableFile as error:
+        raise UnreadableFile(f"broken .docx: {error}") from None
+    levels = _heading_levels(styles)
+    paragraphs = [(levels.get(_style_id(p)), _paragraph_text(p).strip()) for p in _paragraphs(document)]
+    return _sections_by_heading(paragraphs, default_title=_title_from_name(path))
+
+
+def _sections_by_heading(paragraphs: list[tuple[int | None, str]], default_title: str) -> list[Section]:
+    """(heading level or None, text) paragraphs → sections titled by their heading path ("Leave > Vacation")."""
+    headings: dict[int, str] = {}  # level → the current heading at that level, in level order
+    sections: list[Section] = []
+    body: list[str] = []
+    for level, text in paragraphs:
+        if level is None or not text:
+            body.append(text)
+            continue
+        sections.append(Section(" > ".join(headings.values()) or default_title, "\n\n".join(filter(None, body))))
+        headings = {lvl: title for lvl, title in headings.items() if lvl < level} | {level: text}
+        body = []
+    sections.append(Section(" > ".join(headings.values()) or default_title, "\n\n".join(filter(None, body))))
+    return [section for section in sections if section.text.strip()]
+
+
+def _not_a_zip(content: bytes) -> str:
+    if content.startswith(b"PK"):
+        return "the ZIP archive is damaged or cut off"
+    if content.startswith(b"\xd0\xcf\x11\xe0"):  # an OLE compound file
+        return "an old .doc or a password-protected file; save it as an unprotected .docx"
+    return "not a ZIP archive"
+
+
+def _docx_part(archive: zipfile.ZipFile, name: str) -> ElementTree.Element:
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise UnreadableFile(f"{name} is missing") from None
+    if info.file_size > _MAX_DOCX_XML_BYTES:
+        raise UnreadableFile(f"{name} is {info.file_size // 1_000_000} MB uncompressed")
+    try:
+        data = archive.read(info)
+    except (zipfile.BadZipFile, OSError, EOFError) as error:  # a cut-off or corrupt archive member
+        raise UnreadableFile(f"{name} can't be unpacked: {error}") from None
+    if b"<!DOCTYPE" in data[:4096]:  # Word never writes one; entity tricks (billion laughs) need one
+        raise UnreadableFile(f"{name} declares a DOCTYPE")
+    try:
+        return ElementTree.fromstring(data)
+    except ElementTree.ParseError as error:
+        raise UnreadableFile(f"{name} is not valid XML ({error})") from None
+
+
+def _heading_levels(styles: ElementTree.Element | None) -> dict[str, int]:
+    """Paragraph style id → heading level: 0 for Title, 1-3 for Heading 1-3.
+
+    Style ids are localised ("berschrift1" in a German Word) but built-in style names are not ("heading 1").
+    """
+    levels = {"Title": 0, "Heading1": 1, "Heading2": 2, "Heading3": 3}
+    for style in styles.iter(f"{_W}style") if styles is not None else ():
+        name = style.find(f"{_W}name")
+        match = _HEADING_NAME.match(name.get(f"{_W}val", "") if name is not None else "")
+        if match and style.get(f"{_W}type") == "paragraph":
+            levels[style.get(f"{_W}styleId", "")] = int(match[1] or 0)
+    return levels
+
+
+def _paragraphs(element: ElementTree.Element) -> Iterator[ElementTree.Element]:
+    """Every paragraph in document order, text boxes' included, each once."""
+    for child in element:
+        if child.tag == _MC_FALLBACK:
+            continue  # a copy of the mc:Choice beside it, for older readers
+        if child.tag == f"{_W}p":
+            yield child
+        yield from _paragraphs(child)
+
+
+def _style_id(paragraph: ElementTree.Element) -> str:
+    style = paragraph.find(f"{_W}pPr/{_W}pStyle")
+    return style.get(f"{_W}val", "") if style is not None else ""
+
+
+def _paragraph_text(paragraph: ElementTree.Element) -> str:
+    """A paragraph's visible text: runs, tabs and line breaks; not deleted text or a text box's paragraphs."""
+    parts: list[str] = []
+    for child in paragraph:
+        if child.tag in (f"{_W}p", _MC_FALLBACK):
+            continue  # a text box's paragraph is read on its own; a fallback repeats its mc:Choice
+        if child.tag == f"{_W}t":
+            parts.append(child.text or "")
+        elif child.tag == f"{_W}tab":
+            parts.append("\t")
+        elif child.tag in (f"{_W}br", f"{_W}cr"):
+            parts.append("\n")
+        else:
+            parts.append(_paragraph_text(child))
+    return "".join(parts)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from connectors.anonymize import Anonymizer
 from connectors.base import FileConnector, UnreadableFile, decode_text
 from connectors.documents import DocumentConnector
+from connectors.exports import detect_export
 from connectors.qa_files import CsvQaConnector, JsonlQaConnector, MarkdownFaqConnector, faq_questions
 from connectors.sync import anonymize_safely, oversized
 from ftbot.records import IngestReport, RawRecord, Skipped
@@ -22,7 +23,8 @@ from ftbot.storage.models import Record, Source, utcnow
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".csv", ".jsonl", *DocumentConnector.suffixes)
+SUPPORTED_SUFFIXES = (".csv", ".jsonl", ".json", ".ndjson", *DocumentConnector.suffixes)
+EXPORT_SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv")
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -40,6 +42,10 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
 def connector_for(path: Path, content: bytes, documents: DocumentConnector) -> FileConnector:
     """Which connector reads this file; a Markdown file is a FAQ when most of its headings are questions."""
     suffix = path.suffix.lower()
+    if suffix in EXPORT_SUFFIXES and (export := detect_export(path, content)) is not None:
+        return export  # a Zendesk, Intercom or transcript export, told apart by its content
+    if suffix in (".json", ".ndjson"):
+        raise UnreadableFile("not a Zendesk, Intercom or transcript export")
     if suffix == ".csv":
         return CsvQaConnector()
     if suffix == ".jsonl":

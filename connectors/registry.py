@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.base import Connector
+from connectors.base import Connector, FileConnector
+from connectors.folder import FolderConnector, ReaderFor
 from ftbot.config import AnySourceConfig, ExportSourceConfig, FilesSourceConfig, Settings, SlackSourceConfig
 
 
@@ -14,8 +15,6 @@ def build_connector(config: AnySourceConfig, settings: Settings) -> Connector:
         from connectors.slack_history import SlackHistoryConnector, slack_client
 
         return SlackHistoryConnector(config, slack_client(settings))
-    from connectors.folder import FolderConnector
-
     if isinstance(config, FilesSourceConfig):
         from connectors.ingest import DocumentConnector, connector_for
 
@@ -24,10 +23,23 @@ def build_connector(config: AnySourceConfig, settings: Settings) -> Connector:
             "files", _resolve(config.path), lambda path, content: connector_for(path, content, documents)
         )
     assert isinstance(config, ExportSourceConfig)
-    from connectors.exports import export_reader
+    return FolderConnector(config.type, _resolve(config.path), _export_reader(config.type))
 
-    reader = export_reader(config.type)
-    return FolderConnector(config.type, _resolve(config.path), lambda path, content: reader)
+
+def _export_reader(kind: str) -> ReaderFor:
+    """Every file of an export source is read as that vendor's export, whatever its name."""
+    from connectors.intercom import IntercomConnector
+    from connectors.transcripts import TranscriptCsvConnector, TranscriptJsonlConnector
+    from connectors.zendesk import ZendeskConnector
+
+    def reader_for(path: Path, content: bytes) -> FileConnector:
+        if kind == "zendesk":
+            return ZendeskConnector()
+        if kind == "intercom":
+            return IntercomConnector()
+        return TranscriptCsvConnector() if path.suffix.lower() == ".csv" else TranscriptJsonlConnector()
+
+    return reader_for
 
 
 def _resolve(path: Path) -> Path:

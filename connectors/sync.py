@@ -1,9 +1,10 @@
 """Sync a configured source into the database: batch by batch, each batch and its cursor in one transaction.
 
-A batch's records are anonymized together, then upserted by external id: an unchanged record is left as it
-is (not even re-anonymized when its upstream `updated_at` is the one stored), an edited one replaces its
-old text and embedding, a new one is added. A full sync numbers itself (the source's sync generation) and
-stamps every record it sees; when it finishes, records with an older stamp were deleted upstream and go.
+A batch's records are anonymized together, then upserted by external id: an unchanged record is left as
+it is (not even re-anonymized when its upstream change key, `updated_at` plus version, is the one stored),
+an edited one replaces its old text and embedding, a new one is added. A full sync numbers itself (the
+source's sync generation) and stamps every record it sees; when it finishes, records with an older stamp
+were deleted upstream and go.
 A sync that stops half way (an API outage, a crash) keeps the batches it committed and their cursor, so
 the next sync resumes where it stopped.
 """
@@ -97,11 +98,8 @@ class SourceSync:
             fresh = []
             for record in records:
                 stored = existing.get(record.external_id)
-                if (
-                    stored is not None
-                    and record.updated_at is not None
-                    and stored.source_updated_at == record.updated_at
-                ):
+                key = record.change_key()
+                if stored is not None and key is not None and stored.change_key == key:
                     stored.sync_generation = generation  # unchanged upstream: not even re-anonymized
                     report.records_unchanged += 1
                 else:
@@ -200,12 +198,13 @@ def _upsert(session: Session, source_id: int, stored: Record | None, raw: RawRec
         stored = Record(source_id=source_id, external_id=raw.external_id, embedding=None)
         session.add(stored)
     elif stored.content_hash == digest:
-        stored.sync_generation, stored.source_updated_at, stored.url = generation, raw.updated_at, raw.url
+        stored.sync_generation, stored.source_updated_at, stored.url = generation, raw.updated_at, raw.url[:1024]
+        stored.change_key = raw.change_key()
         return False
     stored.kind, stored.title, stored.text, stored.messages = raw.kind, raw.title[:512], text, messages
     stored.content_hash, stored.embedding, stored.embedding_model = digest, None, None
     stored.url, stored.source_created_at, stored.source_updated_at = raw.url[:1024], raw.created_at, raw.updated_at
-    stored.sync_generation = generation
+    stored.sync_generation, stored.change_key = generation, raw.change_key()
     return True
 
 

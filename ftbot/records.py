@@ -29,6 +29,8 @@ class RawRecord:
     # When upstream created and last changed it (naive UTC); an unchanged updated_at skips re-anonymizing.
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # Upstream changes that move no timestamp (a ✅ reaction choosing another answer), as an opaque string.
+    version: str = ""
 
     def texts(self) -> list[str]:
         """Every text field, in a fixed order, so anonymization can pseudonymize them consistently."""
@@ -39,6 +41,12 @@ class RawRecord:
         title, text, *contents = texts
         messages = tuple(Message(m.role, c) for m, c in zip(self.messages, contents, strict=True))
         return replace(self, title=title, text=text, messages=messages)
+
+    def change_key(self) -> str | None:
+        """What says the record is unchanged upstream; None when the source can't tell (re-read it)."""
+        if self.updated_at is None:
+            return None
+        return f"{self.updated_at.isoformat()} {self.version}".strip()
 
     def retrieval_text(self) -> str:
         """The text the model reads as context when this record is retrieved."""

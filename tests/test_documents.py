@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 from conftest import EXAMPLES, FIXTURES
@@ -144,3 +147,133 @@ def test_when_a_section_is_longer_than_a_chunk_then_it_splits_into_chunks_no_lon
     assert all(len(chunk.text) <= chunk_chars for chunk in chunks)
     assert {chunk.title for chunk in chunks} == {"Handbook > Long section"}
     assert {word for chunk in chunks for word in chunk.text.split()} == set(words)  # nothing lost at the cuts
+
+
+# --- Word (.docx) --------------------------------------------------------------------------------------------
+
+_W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/word/document.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>'
+    "</Types>"
+)
+_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+    'officeDocument" Target="word/document.xml"/></Relationships>'
+)
+
+
+def _docx(paragraphs: list[tuple[str, str]], styles: dict[str, str] | None = None) -> bytes:
+    """A minimal Word file, written as Word lays it out: (style id or "", text) per paragraph. In the text,
+    a tab is <w:tab/> and a newline a <w:br/>; `styles` maps style ids to names for word/styles.xml."""
+
+    def run(text: str) -> str:
+        pieces = []
+        for number, line in enumerate(text.split("\n")):
+            cells = [f'<w:t xml:space="preserve">{escape(cell)}</w:t>' for cell in line.split("\t")]
+            pieces.append(("<w:br/>" if number else "") + "<w:tab/>".join(cells))
+        return f"<w:r>{''.join(pieces)}</w:r>"
+
+    def paragraph(style: str, text: str) -> str:
+        properties = f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>' if style else ""
+        return f"<w:p>{properties}{run(text)}</w:p>"
+
+    body = "".join(paragraph(style, text) for style, text in paragraphs)
+    document = f'<w:document xmlns:w="{_W_NS}"><w:body>{body}</w:body></w:document>'
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        archive.writestr("_rels/.rels", _RELS)
+        archive.writestr("word/document.xml", document)
+        if styles:
+            defined = "".join(
+                f'<w:style w:type="paragraph" w:styleId="{style_id}"><w:name w:val="{name}"/></w:style>'
+                for style_id, name in styles.items()
+            )
+            archive.writestr("word/styles.xml", f'<w:styles xmlns:w="{_W_NS}">{defined}</w:styles>')
+    return buffer.getvalue()
+
+
+def test_when_a_docx_has_title_and_heading_styles_then_sections_follow_them_like_markdown_headings():
+    content = _docx(
+        [
+            ("Title", "Travel Policy"),
+            ("", "How we book trips."),
+            ("Heading1", "Booking"),
+            ("", "Book trains in Travelperk.\nFlights need approval."),
+            ("Heading2", "Per diem"),
+            ("", "Breakfast\tEUR 5"),
+            ("Heading1", "Expenses"),
+            ("ListParagraph", "Submit receipts within 30 days."),
+        ]
+    )
+
+    chunks = _chunks("04-travel.docx", content)
+
+    assert _titled(chunks) == [
+        ("Travel Policy", "How we book trips."),
+        ("Travel Policy > Booking", "Book trains in Travelperk.\nFlights need approval."),
+        ("Travel Policy > Booking > Per diem", "Breakfast\tEUR 5"),
+        ("Travel Policy > Expenses", "Submit receipts within 30 days."),
+    ]
+
+
+def test_when_a_docx_was_written_by_a_localised_word_then_headings_are_found_by_their_style_names():
+    # A German Word names its style ids after the UI ("berschrift1") but keeps the built-in names.
+    content = _docx(
+        [("berschrift1", "Urlaub"), ("", "28 Tage."), ("berschrift2", "Teilzeit"), ("", "Anteilig.")],
+        styles={"berschrift1": "heading 1", "berschrift2": "heading 2", "Standard": "Normal"},
+    )
+
+    assert _titled(_chunks("urlaub.docx", content)) == [("Urlaub", "28 Tage."), ("Urlaub > Teilzeit", "Anteilig.")]
+
+
+def test_when_a_docx_has_no_headings_then_its_file_name_is_the_title():
+    content = _docx([("", "First paragraph."), ("", "Second paragraph.")])
+
+    [chunk] = _chunks("02-code-of-conduct.docx", content)
+
+    assert (chunk.title, chunk.text) == ("Code of conduct", "First paragraph.\n\nSecond paragraph.")
+
+
+def _truncated_docx() -> bytes:
+    content = _docx([("", "Some text " * 200)])
+    return content[: len(content) // 2]
+
+
+def _docx_without_document() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
+    return buffer.getvalue()
+
+
+def _docx_with_broken_xml() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("word/document.xml", "<w:document><w:body><w:p>unclosed")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"Just text, saved with the wrong suffix.", "broken .docx: not a ZIP archive"),
+        ((FIXTURES / "bad" / "broken.pdf").read_bytes(), "broken .docx: not a ZIP archive"),
+        (_truncated_docx(), "broken .docx: the ZIP archive is damaged or cut off"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "broken .docx: an old .doc"),
+        (_docx_without_document(), "broken .docx: word/document.xml is missing"),
+        (_docx_with_broken_xml(), "broken .docx: word/document.xml is not valid XML"),
+        (_docx([("Title", "Only a title")]), "no text found"),
+    ],
+    ids=["text-bytes", "pdf-bytes", "truncated", "old-doc", "no-document-part", "broken-xml", "title-only"],
+)
+def test_when_a_docx_cannot_be_parsed_then_the_file_is_unreadable(content: bytes, reason: str):
+    with pytest.raises(UnreadableFile, match=reason):
+        _chunks("policy.docx", content)

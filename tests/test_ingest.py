@@ -232,9 +232,18 @@ def test_when_a_folder_mixes_bad_and_good_files_then_the_good_ones_are_stored_an
     assert "Tuesday and Friday" in _stored_text(bad.db)
 
 
-@pytest.mark.parametrize("name", ["script.py", "data.json", "archive.tar.gz", "Makefile"])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("script.py", "unsupported file type"),
+        ("data.xml", "unsupported file type"),
+        ("archive.tar.gz", "unsupported file type"),
+        ("Makefile", "unsupported file type"),
+        ("data.json", "not a Zendesk, Intercom or transcript export"),
+    ],
+)
 def test_when_a_file_type_is_not_supported_then_it_is_skipped_with_that_reason(
-    db: Database, tmp_path: Path, anonymizer, embedder, name: str
+    db: Database, tmp_path: Path, anonymizer, embedder, name: str, reason: str
 ):
     path = tmp_path / name
     path.write_text("question,answer\nQ?,A\n", encoding="utf-8")
@@ -243,7 +252,7 @@ def test_when_a_file_type_is_not_supported_then_it_is_skipped_with_that_reason(
 
     assert report.reconciles
     assert report.files_skipped == 1
-    assert "unsupported file type" in report.skipped[0].reason
+    assert reason in report.skipped[0].reason
     assert _count(db, Source) == 0
 
 

@@ -11,6 +11,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = yaml.safe_load((ROOT / "deploy" / "slack-manifest.yml").read_text())
 BOT_SOURCES = "\n".join(p.read_text() for p in (ROOT / "bot").glob("*.py"))
+HISTORY_SOURCES = "\n".join(p.read_text() for p in (ROOT / "connectors").glob("slack_*.py"))
 
 # Web API method → the bot scope it needs (https://api.slack.com/methods).
 SCOPES = {
@@ -22,6 +23,14 @@ SCOPES = {
     "users_info": "users:read",
     "users_list": "users:read",
     "files_upload_v2": "files:write",
+}
+# What the Slack history import reads, by Web API method name: public and private channels' messages.
+HISTORY_SCOPES = {
+    "conversations.list": {"channels:read", "groups:read"},
+    "conversations.history": {"channels:history", "groups:history"},
+    "conversations.replies": {"channels:history", "groups:history"},
+    "users_list": {"users:read"},
+    "auth.test": set(),
 }
 
 
@@ -44,3 +53,11 @@ def test_when_the_manifest_is_read_then_it_has_the_finetune_command_and_interact
     assert commands["/finetune"]["url"].endswith("/slack/events")
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
     assert MANIFEST["settings"]["interactivity"]["request_url"].endswith("/slack/events")
+
+
+def test_when_slack_history_is_imported_then_the_manifest_grants_the_scopes_it_reads_with() -> None:
+    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    called = set(re.findall(r'_(?:pages|call)\("([a-z]+\.[a-zA-Z]+)"', HISTORY_SOURCES))
+    called |= set(re.findall(r"client\.([a-z]+_[A-Za-z0-9_]+)\(", HISTORY_SOURCES)) - {"api_call"}
+    assert called == set(HISTORY_SCOPES), f"add the scopes of {called - set(HISTORY_SCOPES)} here"
+    assert set().union(*HISTORY_SCOPES.values()) <= scopes

@@ -132,6 +132,8 @@ class Message:
     # Reaction name -> users who reacted, in the order they did.
     reactions: dict[str, list[str]] = field(default_factory=dict)
     reply_broadcast: bool = False
+    # Slack's own notices and other apps' posts: channel_join, channel_topic, bot_message, ...
+    subtype: str | None = None
 
     @property
     def is_reply(self) -> bool:

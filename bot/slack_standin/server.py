@@ -107,11 +107,14 @@ class SlackStandIn:
 
     # --- what people do -----------------------------------------------------------------------------------
 
-    def post_message(self, user_id: str, channel_id: str, text: str, thread_ts: str | None = None) -> ActionResult:
-        """Post as a person; the bot gets a `message` event, plus `app_mention` when named outside a DM."""
+    def post_message(
+        self, user_id: str, channel_id: str, text: str, thread_ts: str | None = None, *, subtype: str | None = None
+    ) -> ActionResult:
+        """Post as a person (or another app's bot user); the bot gets a `message` event, plus `app_mention` when
+        named outside a DM. A `subtype` posts one of Slack's notices instead: `channel_join`, `channel_topic`..."""
         channel = self._member_channel(user_id, channel_id)
         message = self.workspace.post(
-            channel.id, user_id, text, thread_ts=thread_ts, blocks=payloads.rich_text_blocks(text)
+            channel.id, user_id, text, thread_ts=thread_ts, blocks=payloads.rich_text_blocks(text), subtype=subtype
         )
         event = payloads.message_event(self.workspace.message_json(message), channel)
         deliveries = self._deliver_if_bot_sees(channel, event)

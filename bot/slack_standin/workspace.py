@@ -40,6 +40,7 @@ class Workspace:
         self._ephemerals: list[Ephemeral] = []
         self._files: dict[str, File] = {}
         self._last_ts_us = 0
+        self._clock_offset_us = 0
         bot = User(identity.bot_user_id, identity.bot_name, identity.bot_name, is_bot=True, bot_id=identity.bot_id)
         self._users[bot.id] = bot
 
@@ -59,6 +60,13 @@ class Workspace:
         kind: ChannelKind = "private" if private else "public"
         prefix = "G" if private else "C"
         return self._add_channel(Channel(channel_id or new_id(prefix), name, kind, list(members or []), _now()))
+
+    def add_bot(self, name: str, *, user_id: str | None = None, bot_id: str | None = None) -> User:
+        """Add another app's bot user; its messages carry its `bot_id`, as other integrations' posts do."""
+        with self._lock:
+            user = User(user_id or new_id("U"), name, name, is_bot=True, bot_id=bot_id or new_id("B"))
+            self._users[user.id] = user
+            return copy.deepcopy(user)
 
     def open_im(self, user_id: str, *, channel_id: str | None = None) -> Channel:
         """The DM between a person and the bot, created on first use like Slack's `conversations.open`."""
@@ -110,11 +118,12 @@ class Workspace:
         attachments: list[JSON] | None = None,
         file_ids: list[str] | None = None,
         reply_broadcast: bool = False,
+        subtype: str | None = None,
     ) -> Message:
-        """Store a message from a person, or from the bot when `user_id` is the bot's; a reply names `thread_ts`."""
+        """Store a message from a person, or from a bot when `user_id` is a bot's; a reply names `thread_ts`."""
         with self._lock:
             self._require_channel(channel_id)
-            self._require_user(user_id)
+            sender = self._require_user(user_id)
             if thread_ts is not None:
                 parent = self._messages[channel_id].get(thread_ts)
                 if parent is None:
@@ -122,10 +131,10 @@ class Workspace:
                 # Replying to a reply threads under the parent, as Slack does.
                 thread_ts = parent.thread_ts or parent.ts
                 self._messages[channel_id][thread_ts].thread_ts = thread_ts
-            bot_id = self.identity.bot_id if user_id == self.identity.bot_user_id else None
-            message = Message(channel_id, self.next_ts(), text, user_id, bot_id, thread_ts)
+            message = Message(channel_id, self.next_ts(), text, user_id, sender.bot_id, thread_ts)
             message.blocks, message.attachments = list(blocks or []), list(attachments or [])
             message.file_ids, message.reply_broadcast = list(file_ids or []), reply_broadcast
+            message.subtype = subtype
             self._messages[channel_id][message.ts] = message
             return copy.deepcopy(message)
 
@@ -163,8 +172,12 @@ class Workspace:
         with self._lock:
             out: JSON = {"type": "message", "user": message.user, "text": message.text, "ts": message.ts}
             out |= {"team": self.identity.team_id, "blocks": message.blocks}
-            if message.bot_id:
+            if message.subtype:
+                out["subtype"] = message.subtype
+            if message.bot_id == self.identity.bot_id:
                 out |= {"bot_id": message.bot_id, "app_id": self.identity.app_id, "bot_profile": self._bot_profile()}
+            elif message.bot_id:  # another app's bot
+                out["bot_id"] = message.bot_id
             if message.attachments:
                 out["attachments"] = message.attachments
             if message.edited:
@@ -291,10 +304,16 @@ class Workspace:
 
     # --- helpers ----------------------------------------------------------------------------------------
 
+    def shift_clock(self, seconds: float) -> None:
+        """Stamp what happens from now on `seconds` away from the wall clock (negative: in the past), so tests
+        can post history that is weeks old. Timestamps still only increase, as the history order relies on."""
+        with self._lock:
+            self._clock_offset_us = int(seconds * 1_000_000)
+
     def next_ts(self) -> str:
         """A message timestamp like Slack's "1732190000.000100": wall-clock microseconds, strictly increasing."""
         with self._lock:
-            self._last_ts_us = max(self._last_ts_us + 1, time.time_ns() // 1000)
+            self._last_ts_us = max(self._last_ts_us + 1, time.time_ns() // 1000 + self._clock_offset_us)
             seconds, micros = divmod(self._last_ts_us, 1_000_000)
             return f"{seconds}.{micros:06d}"
 

@@ -41,7 +41,7 @@ class Source(Base):
     # Hash of the raw content: an unchanged file is not ingested again.
     content_hash: Mapped[str] = mapped_column(String(64))
     # Where an incremental sync resumes (a Slack timestamp, a ticket id); files have none.
-    cursor: Mapped[str | None] = mapped_column(String(256))
+    cursor: Mapped[str | None] = mapped_column(Text)
     last_synced_at: Mapped[datetime] = mapped_column(default=utcnow)
     record_count: Mapped[int] = mapped_column(Integer, default=0)
     skipped_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -76,6 +76,8 @@ class Record(Base):
     url: Mapped[str] = mapped_column(String(1024), default="")
     source_created_at: Mapped[datetime | None]
     source_updated_at: Mapped[datetime | None]
+    # RawRecord.change_key() when it was stored: an equal key means unchanged, not even re-anonymized.
+    change_key: Mapped[str | None] = mapped_column(String(128))
     # The source's sync_generation when a sync last saw this record.
     sync_generation: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -74,6 +74,40 @@ _STOPWORDS = frozenset(
 # "London" in "what's the hotel limit per night when I travel to London?").
 RECORD_WEIGHT = 0.3
 LEXICAL_WEIGHT = 0.3
+# A unit holding the kind of value the question asks for ("how much" → an amount, "which month" → a month)
+# gets this much more: sentences on the right topic often differ only in that ("Salary is paid on the last
+# working day" vs "Your payslip is available by the 25th"). Chosen on examples/dev.jsonl (answering unit
+# first for 34 of 40 instead of 33; with top_k 8 instead of 5, 35), not on the eval set.
+ANSWER_TYPE_WEIGHT = 0.1
+
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_UNITS_OF_TIME = r"(?:minutes?|hours?|days?|weeks?|months?|years?)"
+# (what the question asks, what an answer of that kind looks like); a question can ask for several kinds.
+_ANSWER_TYPES = (
+    (  # money
+        re.compile(r"\bhow much\b|\b(?:cost|price|budget|allowance|limit|cap|contribut\w*|subsid\w*|amount)\b"),
+        re.compile(r"(?:eur|€|\$|£|usd)\s?\d|\d\s?(?:%|eur\b|euros?\b)"),
+    ),
+    (  # a date or a day
+        re.compile(r"\b(?:what|which) (?:date|day|month|weekday)\b|\b(?:until|by) when\b|\bwhen\b|\bdeadline\b"),
+        re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)\b|\b(?:{_MONTHS})\b|\b(?:{_WEEKDAYS})s?\b"),
+    ),
+    (  # a time of day
+        re.compile(r"\bwhat time\b|\b(?:which|what) hours\b|\bhow early\b|\buntil when\b"),
+        re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?(?:am|pm)\b"),
+    ),
+    (  # a duration or a count
+        re.compile(r"\bhow (?:many|long|often|soon)\b|\b(?:within|after) (?:what|how)\b"),
+        re.compile(rf"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)[\s-]+{_UNITS_OF_TIME}\b|\d"),
+    ),
+)
+
+
+def _answers_kind(wanted: Sequence[re.Pattern[str]], unit: str) -> float:
+    """1 when the unit holds a value of a kind the question asks for, else 0."""
+    lowered = unit.lower()
+    return 1.0 if any(value.search(lowered) for value in wanted) else 0.0
 
 
 def _terms(text: str) -> set[str]:
@@ -148,7 +182,7 @@ class RetrievalIndex:
         # An empty index never reaches the matrix: search() returns no hits first.
         vectors = [np.frombuffer(row.embedding, dtype=np.float32) for row in rows]
         matrix = np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
-        citations = [f"{os.path.basename(row.uri)} {row.external_id}" for row in rows]
+        citations = [f"{_source_label(row.uri)} {row.external_id}" for row in rows]
         return cls(
             embedder,
             [row.id for row in rows],
@@ -200,11 +234,13 @@ class RetrievalIndex:
             return []
         query = self._query_vector(question)
         terms = _terms(question)
+        wanted = [value for asks, value in _ANSWER_TYPES if asks.search(question.lower())]
         scored: list[tuple[float, Passage]] = []
         for hit in hits:
             units, vectors = self.units(hit)
             for unit, similarity in zip(units, vectors @ query, strict=True):
                 score = float(similarity) + RECORD_WEIGHT * hit.score + LEXICAL_WEIGHT * self._overlap(terms, unit)
+                score += ANSWER_TYPE_WEIGHT * _answers_kind(wanted, unit)
                 scored.append((score, Passage(unit, hit.citation)))
         scored.sort(key=lambda pair: -pair[0])
         return [passage for _, passage in scored[:max_units]]
@@ -219,6 +255,11 @@ class RetrievalIndex:
         default = max(self._idf.values(), default=1.0)
         total = sum(self._idf.get(term, default) for term in terms)
         return sum(self._idf.get(term, default) for term in present) / total
+
+
+def _source_label(uri: str) -> str:
+    """How a citation names its source: a configured source by its name, a file by its file name."""
+    return uri.removeprefix("source:") if uri.startswith("source:") else os.path.basename(uri)
 
 
 def embed_missing(session: Session, embedder: Embedder) -> int:

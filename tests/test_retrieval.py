@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from ftbot.retrieval import Hit, RetrievalIndex, split_units
+from ftbot.retrieval import _ANSWER_TYPES, Hit, RetrievalIndex, _answers_kind, split_units
 
 TRAVEL = (
     "Travel > Hotels\nHotels are capped at EUR 150 per night. In London, Paris and Zurich the cap is EUR 220 per "
@@ -44,3 +45,44 @@ def test_when_the_index_is_empty_then_nothing_is_found(embedder) -> None:
     index = RetrievalIndex(embedder, [], [], [], [], np.zeros((0, 0), dtype=np.float32))
     assert index.search("anything", k=3) == [] and index.focus("anything", [], 3) == []
     assert index.focus("q", [Hit(1, 0.5, LEAVE, "doc")], 1)[0].citation == "doc"
+
+
+PAYROLL = (
+    "Payroll > Salary payment\nSalary is paid on the last working day of each month. "
+    "Your payslip is available in Personio by the 25th of each month."
+)
+
+
+def test_when_a_question_asks_for_a_date_then_units_holding_one_move_up(embedder, monkeypatch) -> None:
+    import ftbot.retrieval
+
+    question = "by which day of the month can I download the salary statement?"
+    answer = "Carried-over days expire on 31 March."  # a date: it passes the vacation sentence without one
+
+    def rank(weight: float) -> int:
+        monkeypatch.setattr(ftbot.retrieval, "ANSWER_TYPE_WEIGHT", weight)
+        index = _index(embedder, [PAYROLL, TRAVEL, LEAVE, *FILLER])
+        return [p.text for p in index.focus(question, index.search(question, k=3), max_units=5)].index(answer)
+
+    assert rank(ftbot.retrieval.ANSWER_TYPE_WEIGHT) < rank(0.0)
+
+
+@pytest.mark.parametrize(
+    ("question", "unit", "holds"),
+    [
+        ("how much is the hotel cap?", "Hotels are capped at EUR 150 per night.", True),
+        ("how much is the hotel cap?", "Book hotels through the travel portal.", False),
+        ("what does Lumora contribute to my pension?", "Lumora adds 20% on top.", True),
+        ("in which month are salaries reviewed?", "Salaries are reviewed once a year in April.", True),
+        ("until what date can I use carried-over days?", "They expire on 31 March.", True),
+        ("what time do I start on my first day?", "Your first day starts at 9:30.", True),
+        ("how long is partner leave?", "Lumora grants 4 weeks of partner leave.", True),
+        ("how long is partner leave?", "Partner leave is fully paid.", False),
+        ("who approves my trip?", "Your team lead approves it within 5 days.", False),  # asks for no value
+    ],
+)
+def test_when_a_question_asks_for_a_kind_of_value_then_units_holding_one_are_recognised(
+    question: str, unit: str, holds: bool
+) -> None:
+    wanted = [value for asks, value in _ANSWER_TYPES if asks.search(question.lower())]
+    assert _answers_kind(wanted, unit) == (1.0 if holds else 0.0)

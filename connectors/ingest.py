@@ -14,8 +14,9 @@ from connectors.anonymize import Anonymizer
 from connectors.base import FileConnector, UnreadableFile, decode_text
 from connectors.documents import DocumentConnector
 from connectors.exports import detect_export
+from connectors.pseudonym_vault import PseudonymVault
 from connectors.qa_files import CsvQaConnector, JsonlQaConnector, MarkdownFaqConnector, faq_questions
-from connectors.sync import anonymize_safely, oversized
+from connectors.sync import Anonymized, anonymize_safely, oversized
 from ftbot.records import IngestReport, RawRecord, Skipped
 from ftbot.retrieval import Embedder, embed_missing
 from ftbot.storage.db import Database
@@ -71,10 +72,17 @@ class Ingestor:
     """Reads files into the database. Holds the anonymizer and embedder, which take seconds to load."""
 
     def __init__(
-        self, db: Database, anonymizer: Anonymizer, embedder: Embedder, documents: DocumentConnector | None = None
+        self,
+        db: Database,
+        anonymizer: Anonymizer,
+        embedder: Embedder,
+        documents: DocumentConnector | None = None,
+        vault: PseudonymVault | None = None,
     ) -> None:
         self.db, self.anonymizer, self.embedder = db, anonymizer, embedder
         self.documents = documents or DocumentConnector()
+        # Reversible mode: what each pseudonym stood for, encrypted apart from the database (None: off).
+        self.vault = vault
 
     def ingest(self, paths: Iterable[Path]) -> IngestReport:
         report = IngestReport()
@@ -100,8 +108,9 @@ class Ingestor:
                 return
             connector = connector_for(path, content, self.documents)
             records, skipped = self._read(connector, path, content)  # raises UnreadableFile for the file
-            records, failed = self._anonymize(records, path)
-            skipped += failed
+            anonymized = self._anonymize(records, path)
+            records = anonymized.records
+            skipped += anonymized.failed
             if source is None:
                 source = Source(uri=uri, kind=connector.kind, content_hash=content_hash)
                 session.add(source)
@@ -113,6 +122,8 @@ class Ingestor:
             source.kind, source.content_hash, source.last_synced_at = connector.kind, content_hash, utcnow()
             source.record_count, source.skipped_count = stored, len(skipped)
             embed_missing(session, self.embedder)
+        if self.vault is not None:  # after the commit: the vault never holds a record the database lacks
+            self.vault.replace_source(uri, anonymized.originals)
         report.files_stored += 1
         report.records_seen += stored + len(skipped)
         report.records_stored += stored
@@ -132,9 +143,10 @@ class Ingestor:
             raise UnreadableFile("no records found")
         return records, skipped
 
-    def _anonymize(self, records: list[RawRecord], path: Path) -> tuple[list[RawRecord], list[Skipped]]:
-        clean, failed = anonymize_safely(self.anonymizer, records)
-        return clean, [Skipped(f"{path.name} {s.where}", s.reason) for s in failed]
+    def _anonymize(self, records: list[RawRecord], path: Path) -> Anonymized:
+        anonymized = anonymize_safely(self.anonymizer, records)
+        anonymized.failed = [Skipped(f"{path.name} {s.where}", s.reason) for s in anonymized.failed]
+        return anonymized
 
 
 def _store(session: Session, source: Source, records: list[RawRecord]) -> tuple[int, list[Skipped]]:

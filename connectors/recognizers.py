@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
+import phonenumbers
+from phonenumbers import Leniency, PhoneMetadata
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
     DeSocialSecurityRecognizer,
     DeTaxIdRecognizer,
+    PhoneRecognizer,
     SpacyRecognizer,
 )
 from spacy.lang.de.stop_words import STOP_WORDS as GERMAN_STOP_WORDS
 from spacy.lang.en.stop_words import STOP_WORDS as ENGLISH_STOP_WORDS
+from spacy.tokens import Doc
 
 # Everything runs through one English pipeline: our texts mix languages within a conversation, and the
 # patterns below do not depend on the language anyway.
@@ -220,17 +224,20 @@ class KnownNamesRecognizer(EntityRecognizer):
 
     A name part that is also an everyday word ("will", "Mark", "Rose") counts only when capitalized and
     not read as a verb by spaCy, so "will the export run?" and "Mark the ticket" stay as they are.
+    `tag_pos` POS-tags a Doc in place; it is called only for those words, because the pipeline that
+    analyzes every text skips POS tagging (anonymize.load_ner_pipeline).
     """
 
     SCORE = 0.9
 
-    def __init__(self, known_names: Iterable[str]) -> None:
+    def __init__(self, known_names: Iterable[str], tag_pos: Callable[[Doc], Doc] | None = None) -> None:
         super().__init__(supported_entities=["PERSON"], supported_language=LANGUAGE, name="KnownNamesRecognizer")
         names = {" ".join(name.split()) for name in known_names if name.strip()}
         terms = names | {part for name in names for part in name.split() if len(part) > 1}
         # Longest first, so "Anna Schmidt" is one match rather than "Anna" and "Schmidt".
         alternatives = "|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True))
         self._pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if terms else None
+        self._tag_pos = tag_pos
 
     def load(self) -> None:
         """Nothing to load: the pattern is built in __init__."""
@@ -244,19 +251,22 @@ class KnownNamesRecognizer(EntityRecognizer):
         return [
             RecognizerResult("PERSON", match.start(), match.end(), self.SCORE)
             for match in self._pattern.finditer(text)
-            if _reads_as_name(match, nlp_artifacts)
+            if self._reads_as_name(match, nlp_artifacts)
         ]
 
-
-def _reads_as_name(match: re.Match[str], nlp_artifacts: NlpArtifacts | None) -> bool:
-    word = match.group()
-    if " " in word or word.lower() not in COMMON_WORDS:
-        return True
-    if not word[0].isupper():
-        return False
-    tokens = nlp_artifacts.tokens if nlp_artifacts is not None else None
-    token = next((t for t in tokens or () if t.idx == match.start()), None)
-    return token is None or token.pos_ not in {"VERB", "AUX"}
+    def _reads_as_name(self, match: re.Match[str], nlp_artifacts: NlpArtifacts | None) -> bool:
+        word = match.group()
+        if " " in word or word.lower() not in COMMON_WORDS:
+            return True
+        if not word[0].isupper():
+            return False
+        tokens = nlp_artifacts.tokens if nlp_artifacts is not None else None
+        token = next((t for t in tokens or () if t.idx == match.start()), None)
+        if token is None:
+            return True
+        if not token.pos_ and self._tag_pos is not None:
+            self._tag_pos(token.doc)  # sets POS on the whole Doc, so the token reads it below
+        return token.pos_ not in {"VERB", "AUX"}
 
 
 def could_be_name(word: str) -> bool:
@@ -350,3 +360,99 @@ class NameCueRecognizer(EntityRecognizer):
             if names:
                 results.append(RecognizerResult("PERSON", names[0].start(), names[-1].end(), self.SCORE))
         return results
+
+
+class OnlyIf(EntityRecognizer):
+    """Runs `recognizer` only on texts where `needs` (a regex) is found: a test every value it finds passes.
+
+    Most chat messages have no digit and no "@"; a regex search for one is cheaper than the recognizer's own
+    patterns and validation, and it cannot lose a match when the character is part of every value.
+    """
+
+    def __init__(self, needs: str, recognizer: EntityRecognizer) -> None:
+        self.recognizer = recognizer
+        self._needs = re.compile(needs)
+        super().__init__(
+            supported_entities=recognizer.supported_entities,
+            supported_language=recognizer.supported_language,
+            name=f"{type(recognizer).__name__} if {needs}",
+        )
+
+    def load(self) -> None:
+        """Nothing to load: the wrapped recognizer loaded itself."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        """The wrapped recognizer's results, or none without running it where `needs` is not in `text`."""
+        if self._needs.search(text) is None:
+            return []
+        results = self.recognizer.analyze(text, entities, nlp_artifacts) or []  # type: ignore[arg-type]
+        for result in results:  # the engine keeps only results filed under a recognizer it called
+            result.recognition_metadata = {
+                **(result.recognition_metadata or {}),
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            }
+        return results
+
+
+_DIGIT = re.compile(r"\d")  # Unicode decimal digits, the ones phonenumbers reads
+
+
+class RegionalPhoneRecognizer(PhoneRecognizer):
+    """Presidio's phone recognizer without the passes over a text that cannot find a number in it.
+
+    Each region is one pass of phonenumbers' matcher, by far the costliest recognizer. A pass finds only valid
+    numbers, and a valid number has at least as many digits as the shortest one the pass can read (a national
+    number of its region, or any number written with "+"). Texts with fewer digits skip the pass: a 5-digit
+    ticket number alone gets the German pass only, as the US and UK passes find nothing under 6 digits.
+    """
+
+    leniency: int  # never None here, unlike in Presidio's class
+
+    def __init__(self, regions: Sequence[str], leniency: int) -> None:
+        super().__init__(supported_regions=tuple(regions), leniency=leniency)
+        self._fewest_digits = {region: fewest_phone_digits(region, leniency) for region in regions}
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        """Phone numbers in `text`, by every region pass that could find one."""
+        digits = len(_DIGIT.findall(text))
+        results = [
+            self._get_recognizer_result(match, text, region, nlp_artifacts)
+            for region in self.supported_regions
+            if digits >= self._fewest_digits[region]
+            for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=self.leniency)
+        ]
+        return EntityRecognizer.remove_duplicates(results)
+
+
+def fewest_phone_digits(region: str, leniency: int) -> int:
+    """The fewest digits of any number the matcher's pass for `region` can find, from phonenumbers' metadata."""
+    # A national number is read as one of the regions sharing the region's country code ("GB" with "JE");
+    # one written with "+" may be any country's, or a global service's ("+800").
+    sharing = phonenumbers.region_codes_for_country_code(phonenumbers.country_code_for_region(region))
+    national = min(_shortest(PhoneMetadata.metadata_for_region(r), leniency) for r in sharing)
+    international = min(len(str(code)) + _shortest(metadata, leniency) for code, metadata in _all_metadata())
+    return min(national, international)
+
+
+def _all_metadata() -> list[tuple[int, PhoneMetadata | None]]:
+    regions = [
+        (phonenumbers.country_code_for_region(r), PhoneMetadata.metadata_for_region(r))
+        for r in sorted(phonenumbers.SUPPORTED_REGIONS)
+    ]
+    codes = phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS  # global services: "+800", "+882"
+    services = [(c, PhoneMetadata.metadata_for_nongeo_region(c)) for c in codes]
+    return regions + services
+
+
+def _shortest(metadata: PhoneMetadata | None, leniency: int) -> int:
+    desc = metadata.general_desc if metadata is not None else None
+    if desc is None or not desc.possible_length:
+        return 1  # unknown: never skip a pass for it
+    lengths = list(desc.possible_length)
+    if leniency == Leniency.POSSIBLE:  # the most lenient matcher also takes numbers dialable only locally
+        lengths += desc.possible_length_local_only or ()
+    return min(lengths)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from connectors.anonymize import AnonymizationError, Anonymizer
 from connectors.base import Connector, SourceUnavailable, SyncBatch
+from connectors.pseudonym_vault import PseudonymVault
 from ftbot.records import RawRecord, Skipped
 from ftbot.retrieval import Embedder, embed_missing
 from ftbot.storage.db import Database
@@ -62,8 +63,10 @@ class SyncReport:
 class SourceSync:
     """Runs connectors' syncs. Holds the anonymizer and embedder, which take seconds to load."""
 
-    def __init__(self, db: Database, anonymizer: Anonymizer, embedder: Embedder) -> None:
-        self.db, self.anonymizer, self.embedder = db, anonymizer, embedder
+    def __init__(
+        self, db: Database, anonymizer: Anonymizer, embedder: Embedder, vault: PseudonymVault | None = None
+    ) -> None:
+        self.db, self.anonymizer, self.embedder, self.vault = db, anonymizer, embedder, vault
 
     def run(self, name: str, connector: Connector, *, full: bool = False) -> SyncReport:
         """Sync one source. A source never synced before gets a full sync whatever `full` says."""
@@ -83,7 +86,10 @@ class SourceSync:
             source = session.get_one(Source, source_id)
             if full and report.error is None:
                 # Only a full sync that reached the end knows what no longer exists upstream.
-                report.records_deleted += _delete_unseen(session, source_id, generation)
+                gone = _delete_unseen(session, source_id, generation)
+                report.records_deleted += len(gone)
+                if self.vault is not None:
+                    self.vault.delete_records(source_uri(name), gone)
                 source.sync_generation = generation
             source.last_synced_at, source.last_error = utcnow(), report.error
             source.record_count = session.scalar(select(func.count()).where(Record.source_id == source_id)) or 0
@@ -91,6 +97,7 @@ class SourceSync:
         return report
 
     def _store_batch(self, source_id: int, batch: SyncBatch, generation: int, report: SyncReport) -> None:
+        uri = source_uri(report.source)
         records, skipped = _split(batch.items)
         report.records_seen += len(records) + len(skipped)
         with self.db.session() as session:
@@ -104,9 +111,9 @@ class SourceSync:
                     report.records_unchanged += 1
                 else:
                     fresh.append(record)
-            clean, failed = anonymize_safely(self.anonymizer, fresh)
-            skipped += failed
-            for record in clean:
+            anonymized = anonymize_safely(self.anonymizer, fresh)
+            skipped += anonymized.failed
+            for record in anonymized.records:
                 if _upsert(session, source_id, existing.get(record.external_id), record, generation):
                     report.records_stored += 1
                 else:
@@ -116,32 +123,46 @@ class SourceSync:
                     delete(Record).where(Record.source_id == source_id, Record.external_id.in_(list(batch.deleted)))
                 )
                 report.records_deleted += result.rowcount or 0  # type: ignore[attr-defined]
+                if self.vault is not None:
+                    self.vault.delete_records(uri, batch.deleted)
             session.flush()
             embed_missing(session, self.embedder)
             if batch.cursor is not None:
                 session.get_one(Source, source_id).cursor = batch.cursor
+        if self.vault is not None:  # after the commit: the vault never holds a record the database lacks
+            self.vault.put_records(uri, anonymized.originals)
         report.records_skipped += len(skipped)
         report.skipped += skipped
         report.batches += 1
 
 
-def anonymize_safely(anonymizer: Anonymizer, records: list[RawRecord]) -> tuple[list[RawRecord], list[Skipped]]:
+@dataclass
+class Anonymized:
+    """Records after anonymization, those that failed it, and what each record's pseudonyms stand for."""
+
+    records: list[RawRecord]
+    failed: list[Skipped]
+    # external id -> pseudonym -> original value: raw personal data, only ever for a PseudonymVault.
+    originals: dict[str, dict[str, str]] = field(repr=False)
+
+
+def anonymize_safely(anonymizer: Anonymizer, records: list[RawRecord]) -> Anonymized:
     """Anonymize in one batch; if that fails, record by record, so one bad record loses only itself."""
-    if not records:
-        return [], []
+    result = Anonymized([], [], {})
     try:
-        texts = anonymizer.anonymize_records([r.texts() for r in records])
-        return [r.with_texts(t) for r, t in zip(records, texts, strict=True)], []
+        done = anonymizer.anonymize_records_with_mapping([r.texts() for r in records]) if records else []
+        pairs = list(zip(records, done, strict=True))
     except AnonymizationError:
-        pass
-    clean: list[RawRecord] = []
-    failed: list[Skipped] = []
-    for record in records:
-        try:  # fail closed: a record we can't anonymize is never stored
-            clean.append(record.with_texts(anonymizer.anonymize_record(record.texts())))
-        except AnonymizationError:
-            failed.append(Skipped(record.external_id, "anonymization failed"))
-    return clean, failed
+        pairs = []
+        for record in records:
+            try:  # fail closed: a record we can't anonymize is never stored
+                pairs += [(record, anonymizer.anonymize_records_with_mapping([record.texts()])[0])]
+            except AnonymizationError:
+                result.failed.append(Skipped(record.external_id, "anonymization failed"))
+    for record, anonymized in pairs:
+        result.records.append(record.with_texts(anonymized.texts))
+        result.originals[record.external_id] = anonymized.originals
+    return result
 
 
 def oversized(record: RawRecord) -> Skipped | None:
@@ -208,6 +229,9 @@ def _upsert(session: Session, source_id: int, stored: Record | None, raw: RawRec
     return True
 
 
-def _delete_unseen(session: Session, source_id: int, generation: int) -> int:
-    result = session.execute(delete(Record).where(Record.source_id == source_id, Record.sync_generation != generation))
-    return result.rowcount or 0  # type: ignore[attr-defined]
+def _delete_unseen(session: Session, source_id: int, generation: int) -> list[str]:
+    """Remove the records a full sync did not see; returns their external ids."""
+    unseen = (Record.source_id == source_id) & (Record.sync_generation != generation)
+    gone = list(session.scalars(select(Record.external_id).where(unseen)))
+    session.execute(delete(Record).where(unseen))
+    return gone

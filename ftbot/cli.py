@@ -117,8 +117,9 @@ def ingest(
 def _ingest(ctx: Context, paths: list[Path]) -> bool:
     from connectors.ingest import Ingestor
 
+    vault = _vault(ctx.settings)  # first: a missing key should not wait for the models to load
     anonymizer, embedder = _ingest_models(ctx)
-    ingestor = Ingestor(ctx.db, anonymizer, embedder)
+    ingestor = Ingestor(ctx.db, anonymizer, embedder, vault=vault)
     with console.status("ingesting..."):
         report = ingestor.ingest(paths)
     for skipped in report.skipped:
@@ -143,8 +144,9 @@ def _sync_sources(ctx: Context, names: list[str], *, full: bool) -> bool:
     unknown = [name for name in names if name not in configured]
     if unknown:
         raise ValueError(f"no source named {', '.join(unknown)} in ftbot.toml (configured: {', '.join(configured)})")
+    vault = _vault(ctx.settings)
     anonymizer, embedder = _ingest_models(ctx)
-    syncer, ok = SourceSync(ctx.db, anonymizer, embedder), True
+    syncer, ok = SourceSync(ctx.db, anonymizer, embedder, vault=vault), True
     for name in names or list(configured):
         try:
             connector = build_connector(configured[name], ctx.settings)
@@ -180,6 +182,17 @@ def _ingest_models(ctx: Context) -> tuple[Any, Any]:
             known_names=_directory_names(ctx.settings),
         )
         return anonymizer, Embedder(ctx.settings.embedding_model)
+
+
+def _vault(settings: Settings) -> Any:
+    """The pseudonym vault in reversible mode, else None (and no vault file is created)."""
+    from connectors.pseudonym_vault import VaultKeyError, open_vault
+
+    key = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
+    try:
+        return open_vault(settings.anonymization_reversible, settings.vault_path, key)
+    except VaultKeyError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _directory_names(settings: Settings) -> list[str]:

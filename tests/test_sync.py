@@ -59,13 +59,9 @@ class CountingAnonymizer:
     def __init__(self, real: object) -> None:
         self.real, self.records = real, 0
 
-    def anonymize_records(self, records):  # type: ignore[no-untyped-def]
+    def anonymize_records_with_mapping(self, records):  # type: ignore[no-untyped-def]
         self.records += len(records)
-        return self.real.anonymize_records(records)  # type: ignore[attr-defined]
-
-    def anonymize_record(self, texts):  # type: ignore[no-untyped-def]
-        self.records += 1
-        return self.real.anonymize_record(texts)  # type: ignore[attr-defined]
+        return self.real.anonymize_records_with_mapping(records)  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -310,3 +306,41 @@ def test_cli_syncs_configured_sources_and_lists_them(
     listed = runner.invoke(app, ["sources"])
     assert listed.exit_code == 0
     assert "kb" in listed.output and "does not exist" in listed.output
+
+
+def test_when_reversible_mode_is_on_then_the_vault_follows_the_records_and_the_database_holds_no_original(
+    db: Database, anonymizer: object, embedder: object, tmp_path: Path
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from connectors.pseudonym_vault import PseudonymVault
+
+    vault = PseudonymVault(tmp_path / "vault" / "pseudonyms.db", Fernet.generate_key())
+    syncer = SourceSync(db, anonymizer, embedder, vault=vault)  # type: ignore[arg-type]
+    syncer.run("fake", FakeConnector([qa(1), qa(2)]))
+
+    record = stored(db)["thread 1"]
+    assert "Jonas" not in record.text
+    assert "Jonas Albrecht" in vault.reveal(source_uri("fake"), "thread 1", record.text)
+
+    syncer.run("fake", FakeConnector([qa(2)]), full=True)  # thread 1 was deleted upstream
+
+    assert vault.originals(source_uri("fake"), "thread 1") == {}
+    assert vault.originals(source_uri("fake"), "thread 2") != {}
+
+
+def test_when_reversible_mode_has_no_key_then_ingest_stops_with_one_line_naming_the_setting(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from ftbot.cli import app
+
+    (tmp_path / "faq.csv").write_text("question,answer\nWho approves travel?,Your team lead.\n")
+    monkeypatch.setenv("FTBOT_ANONYMIZATION_REVERSIBLE", "true")
+
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path / "faq.csv")])
+
+    assert result.exit_code == 2
+    assert "FTBOT_PSEUDONYM_KEY" in result.output and "Traceback" not in result.output
+    assert not (home / "vault").exists()

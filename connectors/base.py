@@ -8,6 +8,8 @@ Two kinds of connector exist:
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +66,35 @@ class Connector(Protocol):
     kind: str  # "slack", "zendesk", ...: stored as the source's kind
 
     def sync(self, cursor: str | None) -> Iterator[SyncBatch]: ...
+
+
+def csv_rows(path: Path, content: bytes) -> tuple[list[str], Iterator[tuple[int, list[str]] | Skipped]]:
+    """A CSV file's header (stripped, lower case) and its non-blank rows, numbered as a spreadsheet would.
+
+    A malformed row comes out as a `Skipped` and ends the rows: the csv module can't resynchronise after a
+    broken quote, so the rest of the file is one bad row.
+    """
+    reader = csv.reader(io.StringIO(decode_text(content), newline=""), strict=True)
+    try:
+        header = [name.strip().lower() for name in next(reader, [])]
+    except csv.Error as error:
+        raise UnreadableFile(f"malformed CSV header: {error}") from None
+    return header, _numbered_rows(path, reader)
+
+
+def _numbered_rows(path: Path, reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]] | Skipped]:
+    row_number = 1
+    while True:
+        row_number += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield Skipped(f"{path.name} row {row_number}", f"malformed CSV: {error}")
+            return
+        if any(cell.strip() for cell in row):  # blank lines are no rows
+            yield row_number, row
 
 
 def decode_text(content: bytes) -> str:

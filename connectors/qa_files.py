@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from connectors.base import UnreadableFile, decode_text
+from connectors.base import UnreadableFile, csv_rows, decode_text
 from ftbot.records import Message, RawRecord, Skipped
 
 ROLES = ("system", "user", "assistant")
@@ -30,28 +28,12 @@ class CsvQaConnector:
     kind = "qa_file"
 
     def read(self, path: Path, content: bytes) -> Iterator[RawRecord | Skipped]:
-        reader = csv.reader(io.StringIO(decode_text(content), newline=""), strict=True)
-        try:
-            header = [name.strip().lower() for name in next(reader, [])]
-        except csv.Error as error:
-            raise UnreadableFile(f"malformed CSV header: {error}") from None
+        header, rows = csv_rows(path, content)
         if "question" not in header or "answer" not in header:
             raise UnreadableFile("CSV needs a header with 'question' and 'answer' columns")
         q_col, a_col = header.index("question"), header.index("answer")
-        row_number = 1
-        while True:
-            row_number += 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as error:
-                # The csv module can't resynchronise after a broken quote: the rest of the file is one bad row.
-                yield Skipped(f"{path.name} row {row_number}", f"malformed CSV: {error}")
-                return
-            if not any(cell.strip() for cell in row):
-                continue  # blank line
-            yield self._row(path, row_number, row, q_col, a_col)
+        for item in rows:
+            yield item if isinstance(item, Skipped) else self._row(path, *item, q_col, a_col)
 
     @staticmethod
     def _row(path: Path, number: int, row: list[str], q_col: int, a_col: int) -> RawRecord | Skipped:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from connectors.base import UnreadableFile, decode_text
+from connectors.base import UnreadableFile, csv_rows
 from connectors.exports import (
     RecordError,
     chat_record,
@@ -154,27 +152,15 @@ class TranscriptCsvConnector:
     kind = "transcripts"
 
     def read(self, path: Path, content: bytes) -> Iterator[RawRecord | Skipped]:
-        reader = csv.reader(io.StringIO(decode_text(content), newline=""), strict=True)
-        try:
-            header = [name.strip().lower() for name in next(reader, [])]
-        except csv.Error as error:
-            raise UnreadableFile(f"malformed CSV header: {error}") from None
+        header, rows = csv_rows(path, content)
         if not {"conversation_id", "text"} <= set(header) or not {"role", "author_type"} & set(header):
             raise UnreadableFile("transcript CSV needs a header with conversation_id, role and text columns")
         conversations = _Conversations(path)
-        row_number = 1
-        while True:
-            row_number += 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as error:
-                # The csv module can't resynchronise after a broken quote: the rest of the file is one bad row.
-                yield Skipped(f"{path.name} row {row_number}", f"malformed CSV: {error}")
-                break
-            if not any(cell.strip() for cell in row):
+        for item in rows:
+            if isinstance(item, Skipped):
+                yield item
                 continue
+            row_number, row = item
             where = f"row {row_number}"
             if len(row) != len(header):
                 reason = f"expected {len(header)} columns, found {len(row)}"

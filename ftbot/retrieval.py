@@ -167,6 +167,7 @@ class RetrievalIndex:
                 Record.external_id,
                 Record.embedding,
                 Record.content_hash,
+                Record.url,
                 Source.uri,
             )
             .join(Source)
@@ -182,7 +183,7 @@ class RetrievalIndex:
         # An empty index never reaches the matrix: search() returns no hits first.
         vectors = [np.frombuffer(row.embedding, dtype=np.float32) for row in rows]
         matrix = np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
-        citations = [f"{_source_label(row.uri)} {row.external_id}" for row in rows]
+        citations = [_citation(row.uri, row.external_id, row.url) for row in rows]
         return cls(
             embedder,
             [row.id for row in rows],
@@ -257,9 +258,13 @@ class RetrievalIndex:
         return sum(self._idf.get(term, default) for term in present) / total
 
 
-def _source_label(uri: str) -> str:
-    """How a citation names its source: a configured source by its name, a file by its file name."""
-    return uri.removeprefix("source:") if uri.startswith("source:") else os.path.basename(uri)
+def _citation(uri: str, external_id: str, url: str) -> str:
+    """How an answer names a record: its link back when it has one (a Slack thread, a ticket), else the
+    source's name (a configured source's, or the file's) and the record's place in it."""
+    if url:
+        return url
+    label = uri.removeprefix("source:") if uri.startswith("source:") else os.path.basename(uri)
+    return f"{label} {external_id}"
 
 
 def embed_missing(session: Session, embedder: Embedder) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -344,3 +345,16 @@ def test_when_reversible_mode_has_no_key_then_ingest_stops_with_one_line_naming_
     assert result.exit_code == 2
     assert "FTBOT_PSEUDONYM_KEY" in result.output and "Traceback" not in result.output
     assert not (home / "vault").exists()
+
+
+def test_when_a_synced_record_has_a_link_then_answers_cite_the_link(db: Database, syncer: SourceSync, embedder) -> None:
+    from ftbot.retrieval import RetrievalIndex
+
+    syncer.run("fake", FakeConnector([qa(1)]))
+    syncer.run("kb", FakeConnector([replace(qa(2), url="")]))
+
+    with db.session() as session:
+        index = RetrievalIndex.from_database(session, embedder)
+    citations = {hit.citation for hit in index.search("my VPN drops", k=2)}
+
+    assert citations == {"https://example.slack.com/archives/C1/p1", "kb thread 2"}

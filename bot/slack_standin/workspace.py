@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from collections.abc import Iterable
 from typing import TypeVar
 
 from bot.slack_standin.ids import new_id
@@ -37,6 +38,9 @@ class Workspace:
         self._users: dict[str, User] = {}
         self._channels: dict[str, Channel] = {}
         self._messages: dict[str, dict[str, Message]] = {}  # channel -> ts -> message, in ts order
+        # channel -> thread parent ts -> its replies' ts, oldest first: a thread is read without scanning
+        # the channel, which matters for history of 100,000 messages (bench/ingest_scale.py).
+        self._replies: dict[str, dict[str, list[str]]] = {}
         self._ephemerals: list[Ephemeral] = []
         self._files: dict[str, File] = {}
         self._last_ts_us = 0
@@ -136,6 +140,8 @@ class Workspace:
             message.file_ids, message.reply_broadcast = list(file_ids or []), reply_broadcast
             message.subtype = subtype
             self._messages[channel_id][message.ts] = message
+            if thread_ts is not None:
+                self._replies[channel_id].setdefault(thread_ts, []).append(message.ts)
             return copy.deepcopy(message)
 
     def edit(
@@ -161,6 +167,8 @@ class Workspace:
         with self._lock:
             message = self._require_message(channel_id, ts)
             del self._messages[channel_id][ts]
+            if message.is_reply:
+                self._replies[channel_id][str(message.thread_ts)].remove(ts)
             return message
 
     def message(self, channel_id: str, ts: str) -> Message | None:
@@ -190,20 +198,36 @@ class Workspace:
                 out |= {"files": [self._files[f].to_api(self.base_url) for f in message.file_ids], "upload": True}
             return out
 
+    def messages_json(self, channel_id: str, timestamps: Iterable[str]) -> list[JSON]:
+        """The messages with these ts, as the Web API returns them; one deleted meanwhile is left out."""
+        with self._lock:
+            messages = self._messages.get(channel_id, {})
+            return [self.message_json(messages[ts]) for ts in timestamps if ts in messages]
+
     def history(self, channel_id: str) -> list[JSON]:
         """A channel's top-level messages (thread parents included, replies not), oldest first."""
         with self._lock:
+            return self.messages_json(channel_id, self.history_ts(channel_id))
+
+    def history_ts(self, channel_id: str) -> list[str]:
+        """The ts of `history`'s messages: a page of them is turned into JSON, not the whole channel."""
+        with self._lock:
             self._require_channel(channel_id)
-            messages = self._messages.get(channel_id, {}).values()
-            return [self.message_json(m) for m in messages if not m.is_reply or m.reply_broadcast]
+            messages = self._messages[channel_id].values()
+            return [m.ts for m in messages if not m.is_reply or m.reply_broadcast]
 
     def thread(self, channel_id: str, thread_ts: str) -> list[JSON]:
         """A thread, parent first then replies oldest first; a message with no replies is a thread of one."""
         with self._lock:
+            return self.messages_json(channel_id, self.thread_ts(channel_id, thread_ts))
+
+    def thread_ts(self, channel_id: str, thread_ts: str) -> list[str]:
+        """The ts of `thread`'s messages (a reply's ts reads its whole thread)."""
+        with self._lock:
             parent = self._require_message(channel_id, thread_ts)
             root = parent.thread_ts or parent.ts
-            messages = self._messages[channel_id].values()
-            return [self.message_json(m) for m in messages if m.ts == root or m.thread_ts == root]
+            head = [root] if root in self._messages[channel_id] else []  # a reply's parent may be deleted
+            return head + self._replies[channel_id].get(root, [])
 
     def react(self, channel_id: str, ts: str, name: str, user_id: str) -> Message:
         with self._lock:
@@ -321,6 +345,7 @@ class Workspace:
         with self._lock:
             self._channels[channel.id] = channel
             self._messages[channel.id] = {}
+            self._replies[channel.id] = {}
             return copy.deepcopy(channel)
 
     def _thread_fields(self, message: Message) -> JSON:
@@ -328,7 +353,8 @@ class Workspace:
         if message.is_reply:
             parent = self._messages[message.channel].get(message.thread_ts)
             return {"thread_ts": message.thread_ts, "parent_user_id": parent.user if parent else None}
-        replies = [m for m in self._messages[message.channel].values() if m.is_reply and m.thread_ts == message.ts]
+        messages = self._messages[message.channel]
+        replies = [messages[ts] for ts in self._replies[message.channel].get(message.ts, [])]
         reply_users = list(dict.fromkeys(m.user for m in replies))
         latest = replies[-1].ts if replies else message.ts
         fields: JSON = {"thread_ts": message.ts, "reply_count": len(replies), "latest_reply": latest}

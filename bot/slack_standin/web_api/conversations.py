@@ -65,9 +65,10 @@ def conversations_members(call: Call) -> JSON:
 def conversations_history(call: Call) -> JSON:
     channel = call.channel()
     call.bot_in(channel)
-    newest_first = list(reversed(call.workspace.history(channel.id)))
-    page, meta = paginate(call, _in_window(call, newest_first), lambda m: m["ts"], default_limit=100)
-    return {"messages": page, "pin_count": 0} | meta
+    # Paged by ts, and only the page is turned into JSON: a channel may hold 100,000 messages.
+    newest_first = call.workspace.history_ts(channel.id)[::-1]
+    page, meta = paginate(call, _in_window(call, newest_first), lambda ts: ts, default_limit=100)
+    return {"messages": call.workspace.messages_json(channel.id, page), "pin_count": 0} | meta
 
 
 def conversations_replies(call: Call) -> JSON:
@@ -75,12 +76,12 @@ def conversations_replies(call: Call) -> JSON:
     call.bot_in(channel)
     thread_ts = call.required("ts", "thread_not_found")
     try:
-        thread = call.workspace.thread(channel.id, thread_ts)
+        thread = call.workspace.thread_ts(channel.id, thread_ts)
     except SlackError as error:
         raise SlackError("thread_not_found") from error
     # The parent comes first, on the first page only; later pages continue with replies.
-    page, meta = paginate(call, thread[:1] + _in_window(call, thread[1:]), lambda m: m["ts"], default_limit=1000)
-    return {"messages": page} | meta
+    page, meta = paginate(call, thread[:1] + _in_window(call, thread[1:]), lambda ts: ts, default_limit=1000)
+    return {"messages": call.workspace.messages_json(channel.id, page)} | meta
 
 
 def conversations_open(call: Call) -> JSON:
@@ -105,16 +106,16 @@ def _visible_channel(call: Call) -> Channel:
     return channel
 
 
-def _in_window(call: Call, messages: list[JSON]) -> list[JSON]:
-    """Messages between `oldest` and `latest`, both exclusive unless `inclusive` is set."""
+def _in_window(call: Call, timestamps: list[str]) -> list[str]:
+    """Message ts between `oldest` and `latest`, both exclusive unless `inclusive` is set."""
     # Decimal, not float: a ts has 16 significant digits, one more than a float keeps.
     try:
         oldest, latest = Decimal(call.text("oldest") or 0), Decimal(call.text("latest") or time.time() + 1)
     except InvalidOperation as error:
         raise SlackError("invalid_ts_oldest") from error
     if call.flag("inclusive"):
-        return [m for m in messages if oldest <= Decimal(m["ts"]) <= latest]
-    return [m for m in messages if oldest < Decimal(m["ts"]) < latest]
+        return [ts for ts in timestamps if oldest <= Decimal(ts) <= latest]
+    return [ts for ts in timestamps if oldest < Decimal(ts) < latest]
 
 
 METHODS: dict[str, Callable[[Call], JSON]] = {

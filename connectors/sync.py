@@ -23,7 +23,7 @@ from connectors.anonymize import AnonymizationError, Anonymizer
 from connectors.base import Connector, SourceUnavailable, SyncBatch
 from connectors.pseudonym_vault import PseudonymVault
 from ftbot.records import RawRecord, Skipped
-from ftbot.retrieval import Embedder, embed_missing
+from ftbot.retrieval import Embedder, embed_missing, embed_records
 from ftbot.storage.db import Database
 from ftbot.storage.models import Record, Source, utcnow
 
@@ -91,6 +91,7 @@ class SourceSync:
                 if self.vault is not None:
                     self.vault.delete_records(source_uri(name), gone)
                 source.sync_generation = generation
+            embed_missing(session, self.embedder)  # rows an older embedding model left behind, once per sync
             source.last_synced_at, source.last_error = utcnow(), report.error
             source.record_count = session.scalar(select(func.count()).where(Record.source_id == source_id)) or 0
             source.skipped_count = report.records_skipped
@@ -113,11 +114,14 @@ class SourceSync:
                     fresh.append(record)
             anonymized = anonymize_safely(self.anonymizer, fresh)
             skipped += anonymized.failed
+            changed = []
             for record in anonymized.records:
-                if _upsert(session, source_id, existing.get(record.external_id), record, generation):
-                    report.records_stored += 1
+                row = _upsert(session, source_id, existing.get(record.external_id), record, generation)
+                if row is not None:
+                    changed.append(row)
                 else:
                     report.records_unchanged += 1
+            report.records_stored += len(changed)
             if batch.deleted:
                 result = session.execute(
                     delete(Record).where(Record.source_id == source_id, Record.external_id.in_(list(batch.deleted)))
@@ -126,11 +130,13 @@ class SourceSync:
                 if self.vault is not None:
                     self.vault.delete_records(uri, batch.deleted)
             session.flush()
-            embed_missing(session, self.embedder)
+            embed_records(changed, self.embedder)  # only this batch's rows: no scan of the whole table
             if batch.cursor is not None:
                 session.get_one(Source, source_id).cursor = batch.cursor
         if self.vault is not None:  # after the commit: the vault never holds a record the database lacks
             self.vault.put_records(uri, anonymized.originals)
+        for item in skipped:  # a Skipped names a place and a reason, never raw content
+            log.info("skipped %s %s: %s", report.source, item.where, item.reason)
         report.records_skipped += len(skipped)
         report.skipped += skipped
         report.batches += 1
@@ -210,8 +216,8 @@ def _existing(session: Session, source_id: int, external_ids: list[str]) -> dict
     return {row.external_id: row for row in rows}
 
 
-def _upsert(session: Session, source_id: int, stored: Record | None, raw: RawRecord, generation: int) -> bool:
-    """Insert or update one anonymized record; False when its text is what is stored already."""
+def _upsert(session: Session, source_id: int, stored: Record | None, raw: RawRecord, generation: int) -> Record | None:
+    """Insert or update one anonymized record; the row when it changed, None when its text is stored already."""
     text = raw.retrieval_text()
     digest = hashlib.sha256(text.encode()).hexdigest()
     messages = [{"role": m.role, "content": m.content} for m in raw.messages] or None
@@ -221,12 +227,12 @@ def _upsert(session: Session, source_id: int, stored: Record | None, raw: RawRec
     elif stored.content_hash == digest:
         stored.sync_generation, stored.source_updated_at, stored.url = generation, raw.updated_at, raw.url[:1024]
         stored.change_key = raw.change_key()
-        return False
+        return None
     stored.kind, stored.title, stored.text, stored.messages = raw.kind, raw.title[:512], text, messages
     stored.content_hash, stored.embedding, stored.embedding_model = digest, None, None
     stored.url, stored.source_created_at, stored.source_updated_at = raw.url[:1024], raw.created_at, raw.updated_at
     stored.sync_generation, stored.change_key = generation, raw.change_key()
-    return True
+    return stored
 
 
 def _delete_unseen(session: Session, source_id: int, generation: int) -> list[str]:

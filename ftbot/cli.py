@@ -41,6 +41,10 @@ DEMO_QUESTIONS = (
 )
 
 
+# Skipped items printed per source; a first backfill can skip thousands of chatter messages.
+SKIPS_SHOWN = 50
+
+
 class Context:
     """Settings and the database, opened once per command."""
 
@@ -156,8 +160,10 @@ def _sync_sources(ctx: Context, names: list[str], *, full: bool) -> bool:
             continue
         with console.status(f"syncing {name}..."):
             report = syncer.run(name, connector, full=full)
-        for skipped in report.skipped:
+        for skipped in report.skipped[:SKIPS_SHOWN]:
             console.print(f"[yellow]skipped[/yellow] {name} {skipped.where}: {skipped.reason}")
+        if len(report.skipped) > SKIPS_SHOWN:
+            console.print(f"… and {len(report.skipped) - SKIPS_SHOWN} more skipped (every one is in logs/ftbot.log)")
         mode = "full" if report.full else "incremental"
         console.print(
             f"{name} ({connector.kind}, {mode}): {report.records_seen} seen = {report.records_stored} stored"
@@ -626,6 +632,9 @@ def demo(examples: Annotated[Path, typer.Option(help="The demo company's data.")
 def main() -> None:
     import signal
 
+    from ftbot.memory import return_freed_memory
+
+    return_freed_memory()
     # `docker stop`, systemd and `timeout` send SIGTERM: end as Ctrl-C does, so a training run in progress is
     # recorded as interrupted rather than left "running".
     signal.signal(signal.SIGTERM, signal.default_int_handler)

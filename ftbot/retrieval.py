@@ -272,6 +272,11 @@ def embed_missing(session: Session, embedder: Embedder) -> int:
     records = session.scalars(
         select(Record).where((Record.embedding.is_(None)) | (Record.embedding_model != embedder.name))
     ).all()
+    return embed_records(list(records), embedder)
+
+
+def embed_records(records: list[Record], embedder: Embedder) -> int:
+    """Embed these records (a sync's changed rows: no scan of the whole table); returns how many."""
     for start in range(0, len(records), 256):
         batch = records[start : start + 256]
         for record, vector in zip(batch, embedder.embed([r.text for r in batch]), strict=True):

@@ -225,10 +225,10 @@ def test_when_storing_a_batch_fails_then_none_of_it_is_written(
 ) -> None:
     import connectors.sync as sync_module
 
-    def broken_embedding(session, embedder):  # type: ignore[no-untyped-def]
+    def broken_embedding(records, embedder):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(sync_module, "embed_missing", broken_embedding)
+    monkeypatch.setattr(sync_module, "embed_records", broken_embedding)
 
     with pytest.raises(RuntimeError, match="disk full"):
         syncer.run("fake", FakeConnector([qa(1), qa(2)]))

@@ -7,6 +7,7 @@ time is unchanged yields records with the stored `updated_at`, which the sync en
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,8 +59,6 @@ def _qualified(item: RawRecord | Skipped, file_name: str, modified: datetime) ->
     if isinstance(item, Skipped):
         where = item.where if item.where.startswith(Path(file_name).name) else f"{file_name} {item.where}"
         return Skipped(where, item.reason)
-    from dataclasses import replace
-
     return replace(
         item,
         external_id=f"{file_name} {item.external_id}",

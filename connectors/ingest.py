@@ -16,7 +16,7 @@ from connectors.documents import DocumentConnector
 from connectors.exports import detect_export
 from connectors.pseudonym_vault import PseudonymVault
 from connectors.qa_files import CsvQaConnector, JsonlQaConnector, MarkdownFaqConnector, faq_questions
-from connectors.sync import Anonymized, anonymize_safely, oversized
+from connectors.sync import Anonymized, anonymize_safely, oversized, record_columns
 from ftbot.records import IngestReport, RawRecord, Skipped
 from ftbot.retrieval import Embedder, embed_missing
 from ftbot.storage.db import Database
@@ -158,25 +158,11 @@ def _store(session: Session, source: Source, records: list[RawRecord]) -> tuple[
     duplicates: list[Skipped] = []
     seen: set[str] = set()
     for raw in records:
-        text = raw.retrieval_text()
-        digest = hashlib.sha256(text.encode()).hexdigest()
-        if digest in seen:
+        columns = record_columns(raw)
+        if columns["content_hash"] in seen:
             duplicates.append(Skipped(f"{Path(source.uri).name} {raw.external_id}", "duplicate within the file"))
             continue
-        seen.add(digest)
-        session.add(
-            Record(
-                source_id=source.id,
-                external_id=raw.external_id,
-                kind=raw.kind,
-                title=raw.title[:512],
-                text=text,
-                messages=[{"role": m.role, "content": m.content} for m in raw.messages] or None,
-                content_hash=digest,
-                url=raw.url[:1024],
-                source_created_at=raw.created_at,
-                source_updated_at=raw.updated_at,
-            )
-        )
+        seen.add(columns["content_hash"])
+        session.add(Record(source_id=source.id, external_id=raw.external_id, **columns))
     session.flush()
     return len(seen), duplicates

@@ -54,39 +54,38 @@ class PseudonymVault:
 
         Like ingest, where a changed file replaces all its records, the source's previous entries are dropped.
         """
-        rows = [
-            (source_uri, external_id, self._fernet.encrypt(json.dumps(dict(table)).encode()))
-            for external_id, table in originals.items()
-            if table
-        ]
         with self._connect() as db:
             db.execute("DELETE FROM pseudonyms WHERE source_uri = ?", (source_uri,))
-            db.executemany("INSERT INTO pseudonyms (source_uri, external_id, token) VALUES (?, ?, ?)", rows)
+            self._insert(db, source_uri, originals)
 
     def put_records(self, source_uri: str, originals: Mapping[str, Mapping[str, str]]) -> None:
         """Keep `originals` for these records of the source, replacing what was kept for them before.
 
         For synced sources, which change record by record; a record without personal data keeps nothing.
         """
+        with self._connect() as db:
+            self._delete(db, source_uri, originals)
+            self._insert(db, source_uri, originals)
+
+    def delete_records(self, source_uri: str, external_ids: Iterable[str]) -> None:
+        """Drop what was kept for these records (deleted upstream)."""
+        with self._connect() as db:
+            self._delete(db, source_uri, external_ids)
+
+    def _insert(self, db: sqlite3.Connection, source_uri: str, originals: Mapping[str, Mapping[str, str]]) -> None:
         rows = [
             (source_uri, external_id, self._fernet.encrypt(json.dumps(dict(table)).encode()))
             for external_id, table in originals.items()
             if table
         ]
-        with self._connect() as db:
-            db.executemany(
-                "DELETE FROM pseudonyms WHERE source_uri = ? AND external_id = ?",
-                [(source_uri, external_id) for external_id in originals],
-            )
-            db.executemany("INSERT INTO pseudonyms (source_uri, external_id, token) VALUES (?, ?, ?)", rows)
+        db.executemany("INSERT INTO pseudonyms (source_uri, external_id, token) VALUES (?, ?, ?)", rows)
 
-    def delete_records(self, source_uri: str, external_ids: Iterable[str]) -> None:
-        """Drop what was kept for these records (deleted upstream)."""
-        with self._connect() as db:
-            db.executemany(
-                "DELETE FROM pseudonyms WHERE source_uri = ? AND external_id = ?",
-                [(source_uri, external_id) for external_id in external_ids],
-            )
+    @staticmethod
+    def _delete(db: sqlite3.Connection, source_uri: str, external_ids: Iterable[str]) -> None:
+        db.executemany(
+            "DELETE FROM pseudonyms WHERE source_uri = ? AND external_id = ?",
+            [(source_uri, external_id) for external_id in external_ids],
+        )
 
     def forget(self, source_uri: str) -> None:
         """Drop everything kept for a source (its file was removed, or its people asked to be forgotten)."""

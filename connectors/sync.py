@@ -15,6 +15,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -216,22 +217,36 @@ def _existing(session: Session, source_id: int, external_ids: list[str]) -> dict
     return {row.external_id: row for row in rows}
 
 
+def record_columns(raw: RawRecord) -> dict[str, Any]:
+    """The `records` columns an anonymized record fills (ingest by path and sync store the same way)."""
+    text = raw.retrieval_text()
+    return {
+        "kind": raw.kind,
+        "title": raw.title[:512],
+        "text": text,
+        "messages": [{"role": m.role, "content": m.content} for m in raw.messages] or None,
+        "content_hash": hashlib.sha256(text.encode()).hexdigest(),
+        "url": raw.url[:1024],
+        "source_created_at": raw.created_at,
+        "source_updated_at": raw.updated_at,
+        "change_key": raw.change_key(),
+    }
+
+
 def _upsert(session: Session, source_id: int, stored: Record | None, raw: RawRecord, generation: int) -> Record | None:
     """Insert or update one anonymized record; the row when it changed, None when its text is stored already."""
-    text = raw.retrieval_text()
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    messages = [{"role": m.role, "content": m.content} for m in raw.messages] or None
+    columns = record_columns(raw)
     if stored is None:
-        stored = Record(source_id=source_id, external_id=raw.external_id, embedding=None)
+        stored = Record(source_id=source_id, external_id=raw.external_id)
         session.add(stored)
-    elif stored.content_hash == digest:
-        stored.sync_generation, stored.source_updated_at, stored.url = generation, raw.updated_at, raw.url[:1024]
-        stored.change_key = raw.change_key()
+    elif stored.content_hash == columns["content_hash"]:
+        # Same text: only what says where and when it lives upstream moves; the embedding stays.
+        stored.url, stored.source_updated_at, stored.change_key = columns["url"], raw.updated_at, columns["change_key"]
+        stored.sync_generation = generation
         return None
-    stored.kind, stored.title, stored.text, stored.messages = raw.kind, raw.title[:512], text, messages
-    stored.content_hash, stored.embedding, stored.embedding_model = digest, None, None
-    stored.url, stored.source_created_at, stored.source_updated_at = raw.url[:1024], raw.created_at, raw.updated_at
-    stored.sync_generation, stored.change_key = generation, raw.change_key()
+    for name, value in columns.items():
+        setattr(stored, name, value)
+    stored.embedding, stored.embedding_model, stored.sync_generation = None, None, generation
     return stored
 
 

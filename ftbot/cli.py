@@ -207,13 +207,10 @@ def _directory_names(settings: Settings) -> list[str]:
 
     if settings.slack_bot_token is None or not any(isinstance(s, SlackSourceConfig) for s in settings.sources):
         return []
-    from slack_sdk import WebClient
-
-    from bot.app import SLACK_API_URL
     from connectors.slack_directory import directory_names
+    from connectors.slack_history import slack_client
 
-    token = settings.slack_bot_token.get_secret_value()
-    return directory_names(WebClient(token=token, base_url=settings.slack_api_url or SLACK_API_URL))
+    return directory_names(slack_client(settings))
 
 
 @app.command()

@@ -106,6 +106,9 @@ def ingest(
     ] = False,
 ) -> None:
     """Ingest files and folders, or sync the configured sources: anonymize, store. Nothing unchanged is redone."""
+    from ftbot.memory import return_freed_memory
+
+    return_freed_memory()  # ingest only: it slows generation (see ftbot/memory.py)
     with _friendly_errors():
         if paths:
             missing = [str(p) for p in paths if not p.exists()]
@@ -629,9 +632,6 @@ def demo(examples: Annotated[Path, typer.Option(help="The demo company's data.")
 def main() -> None:
     import signal
 
-    from ftbot.memory import return_freed_memory
-
-    return_freed_memory()
     # `docker stop`, systemd and `timeout` send SIGTERM: end as Ctrl-C does, so a training run in progress is
     # recorded as interrupted rather than left "running".
     signal.signal(signal.SIGTERM, signal.default_int_handler)

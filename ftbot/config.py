@@ -70,7 +70,7 @@ class RetrievalConfig(BaseModel):
 
     # Records retrieved per question; their most relevant units (sentences, Q&A pairs, chat messages)
     # make up the context, at most max_units of them.
-    top_k: int = Field(8, ge=1, le=50)
+    top_k: int = Field(5, ge=1, le=50)
     max_units: int = Field(5, ge=1, le=50)
     # When even the best chunk scores below this cosine similarity, the bot says it doesn't know.
     min_score: float = Field(0.28, ge=-1, le=1)

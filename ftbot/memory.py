@@ -1,4 +1,4 @@
-"""Process-wide memory behaviour: set once at start by every long-running ftbot process."""
+"""Process-wide memory behaviour for bulk ingest: set once at the start of `ftbot ingest`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ def return_freed_memory() -> None:
 
     Batches of tensors and spaCy arrays are freed, but glibc's adaptive threshold then serves later large
     blocks from a heap that fragments: a 100,000-message ingest peaked 1.42× higher than a 10,000-message one
-    with no data kept; with this, 1.03× (bench/ingest_scale.py). No measurable CPU cost.
+    with no data kept; with this, 1.03× (bench/ingest_scale.py), at no measurable CPU cost to ingest.
+    Not for answering: every forward pass then maps and faults in fresh pages for its activations, and
+    generation took 1,282 ms instead of 1,034 ms per answer (bench/ask_latency.py, same run conditions).
     """
     if not sys.platform.startswith("linux"):
         return

@@ -68,9 +68,12 @@ class Answerer:
     def _load_generator(self) -> Generator:
         with self.db.session() as session:
             active = active_version(session) if self.use_adapter else None
-            path, name = (Path(active.adapter_path), active.name) if active else (None, BASE_VERSION)
-        log.info("answering with model version %s", name)
-        return LocalGenerator(self.settings, path, name)
+            if active:
+                base_model, path, name = active.base_model, Path(active.adapter_path), active.name
+            else:
+                base_model, path, name = self.settings.base_model, None, BASE_VERSION
+        log.info("answering with model version %s (base model %s)", name, base_model)
+        return LocalGenerator(self.settings, base_model, path, name)
 
     def reload_if_promoted(self) -> bool:
         """Swap to the active version if it changed since loading (no restart needed). True if swapped.

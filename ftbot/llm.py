@@ -84,6 +84,22 @@ def load_tokenizer(name: str, cache_dir: Path) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
+def load_model_and_tokenizer(
+    name: str, cache_dir: Path, device: torch.device, *, setting: str, attention: str = "sdpa"
+) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
+    """Tokenizer and base model, or a ConfigError naming `setting` (where the name came from) when the model
+    can't be found: a hub id neither cached nor reachable, a wrong path."""
+    try:
+        tokenizer = load_tokenizer(name, cache_dir)
+        return tokenizer, load_base_model(name, cache_dir, device, attention=attention)
+    except OSError as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")
+        raise ConfigError(
+            f"cannot load the base model {name!r} ({setting}): {reason}. It must be in the Hugging Face "
+            "cache (HF_HOME) or a local folder, or the hub must be reachable"
+        ) from None
+
+
 def load_base_model(name: str, cache_dir: Path, device: torch.device, *, attention: str = "sdpa") -> PreTrainedModel:
     """The base model on `device`: bf16 on CUDA when supported, float32 on CPU."""
     import torch

@@ -56,7 +56,7 @@ def test_when_decoding_with_drafts_then_the_answer_equals_plain_greedy_decoding(
 
     from bot.generator import LocalGenerator
 
-    generator = LocalGenerator(tiny_settings, None, "base")
+    generator = LocalGenerator(tiny_settings, tiny_settings.base_model, None, "base")
     model, tokenizer = generator._model, generator._tokenizer
     for question in ["vacation days per year", "the IT helpdesk channel is it-helpdesk", "expenses approved"]:
         # A prompt that repeats itself, so drafts are proposed (and some rejected) along the way.

@@ -96,7 +96,7 @@ def execute_run(
         if run.status != RUNNING:
             raise ValueError(f"run #{run_id} is {run.status}; claim it before executing it")
         worker_id = worker_id or run.worker_id or new_worker_id()
-        run.base_model, run.config = settings.base_model, settings.training.model_dump(mode="json")
+        run.config = settings.training.model_dump(mode="json")
     # Beat well within the reaper's timeout, however short an operator sets it.
     heartbeat = min(HEARTBEAT_SECONDS, settings.worker_heartbeat_timeout_s / 3)
     tracker = RunTracker(db, run_id, worker_id, progress, heartbeat_seconds=heartbeat)
@@ -118,7 +118,7 @@ def execute_run(
 
 
 def _train(settings: Settings, db: Database, tracker: RunTracker) -> RunOutcome:
-    from ftbot.llm import load_base_model, load_tokenizer, pick_device
+    from ftbot.llm import load_model_and_tokenizer, pick_device
     from trainer.lora import evaluate_loss, save_adapter, train_lora, val_batches_for
 
     config, run_id = settings.training, tracker.run_id
@@ -130,10 +130,14 @@ def _train(settings: Settings, db: Database, tracker: RunTracker) -> RunOutcome:
     _save_dataset(settings, db, run_id, dataset)
     tracker.phase("dataset", 1, 1)
 
-    # 2. Model.
+    # 2. Model: on CUDA the larger GPU base model (gpu_base_model), on a CPU the bundled one.
     device = pick_device(settings.device)
-    tokenizer = load_tokenizer(settings.base_model, settings.cache_dir)
-    model = load_base_model(settings.base_model, settings.cache_dir, device)
+    base_model = settings.base_model_for(device.type)
+    with db.session() as session:
+        session.get_one(TrainingRun, run_id).base_model = base_model
+    tokenizer, model = load_model_and_tokenizer(
+        base_model, settings.cache_dir, device, setting=settings.base_model_setting(device.type)
+    )
 
     # 3. Train; the tracker records each step's loss and raises RunCancelled between steps when asked to.
     chats = lambda examples: [(e.messages, e.weight) for e in examples]  # noqa: E731
@@ -146,8 +150,16 @@ def _train(settings: Settings, db: Database, tracker: RunTracker) -> RunOutcome:
     with db.session() as session:
         active = active_version(session)
         active_name, active_path = (active.name, active.adapter_path) if active else (None, None)
-    active_val_loss = None
-    if active_path and Path(active_path).is_dir():
+        active_base = active.base_model if active else None
+    active_val_loss, gate = None, "no active version"
+    if active_name and not (active_path and Path(active_path).is_dir()):
+        gate = f"skipped: the active version {active_name} has no adapter at {active_path}"
+    elif active_base is not None and active_base != base_model:
+        # Losses of two base models (two tokenizers) are not comparable: a change of base model is the
+        # operator's decision, and its first version is promoted like a first version.
+        gate = f"skipped: the active version {active_name} is on another base model ({active_base})"
+    elif active_path:
+        gate = "compared on this run's validation set"
         tracker.phase("gate", 0, 1)
         peft_model.load_adapter(active_path, adapter_name="active")
         peft_model.set_adapter("active")
@@ -167,6 +179,7 @@ def _train(settings: Settings, db: Database, tracker: RunTracker) -> RunOutcome:
         "val_loss": result.val_loss,
         "active_version": active_name,
         "active_val_loss": active_val_loss,
+        "gate": gate,
         "promotion_margin": config.promotion_margin,
         "train_examples": result.examples,
         "val_examples": len(dataset.val),
@@ -181,7 +194,7 @@ def _train(settings: Settings, db: Database, tracker: RunTracker) -> RunOutcome:
     promoted = should_promote(result.val_loss, active_val_loss, config.promotion_margin)
     (adapter_dir / "ftbot.json").write_text(
         json.dumps(
-            {"version": name, "base_model": settings.base_model, "dataset_hash": dataset.hash, "metrics": metrics},
+            {"version": name, "base_model": base_model, "dataset_hash": dataset.hash, "metrics": metrics},
             indent=2,
         )
     )
@@ -193,7 +206,7 @@ def _train(settings: Settings, db: Database, tracker: RunTracker) -> RunOutcome:
             version = ModelVersion(
                 name=name,
                 run_id=run_id,
-                base_model=settings.base_model,
+                base_model=base_model,
                 adapter_path=str(adapter_dir),
                 dataset_hash=dataset.hash,
                 metrics=metrics,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ftbot.retrieval import _ANSWER_TYPES, Hit, RetrievalIndex, _answers_kind, split_units
+from ftbot.retrieval import _ANSWER_TYPES, Hit, RetrievalIndex, _answers_kind, _stem, _terms, split_units
 
 TRAVEL = (
     "Travel > Hotels\nHotels are capped at EUR 150 per night. In London, Paris and Zurich the cap is EUR 220 per "
@@ -31,6 +31,29 @@ def test_when_a_question_names_a_rare_word_then_the_unit_with_it_ranks_first(emb
     question = "What is the cap per night for hotels when I travel to London?"
     passages = index.focus(question, index.search(question, k=2), max_units=3)
     assert passages[0].text == "In London, Paris and Zurich the cap is EUR 220 per night."
+
+
+@pytest.mark.parametrize(
+    ("word", "stem"),
+    [
+        ("hotels", "hotel"),
+        ("raises", "raise"),
+        ("policies", "policy"),
+        ("booked", "book"),
+        ("booking", "book"),
+        ("class", "class"),
+        ("bus", "bus"),
+        ("days", "day"),
+        ("pass", "pass"),
+    ],
+)
+def test_when_words_differ_by_an_ending_then_they_share_a_stem(word: str, stem: str) -> None:
+    assert _stem(word) == stem
+
+
+def test_when_a_question_uses_a_plural_then_word_overlap_still_counts_it(embedder) -> None:
+    index = _index(embedder, [TRAVEL, LEAVE, *FILLER])
+    assert index._overlap(_terms("hotel cap London"), "Hotels have a cap in London.") == pytest.approx(1.0)
 
 
 def test_when_a_record_is_split_then_sentences_are_its_units() -> None:

@@ -73,7 +73,7 @@ class Answerer:
             else:
                 base_model, path, name = self.settings.base_model, None, BASE_VERSION
         log.info("answering with model version %s (base model %s)", name, base_model)
-        return LocalGenerator(self.settings, base_model, path, name)
+        return build_generator(self.settings, base_model, path, name)
 
     def reload_if_promoted(self) -> bool:
         """Swap to the active version if it changed since loading (no restart needed). True if swapped.
@@ -147,6 +147,15 @@ class Answerer:
             session.add(row)
             session.flush()
             return row.id
+
+
+def build_generator(settings: Settings, base_model: str, adapter_path: Path | None, version: str) -> Generator:
+    """The backend settings.serving names: transformers in this process, or an OpenAI-compatible server."""
+    if settings.serving.backend == "openai":
+        from bot.openai_backend import OpenAIGenerator
+
+        return OpenAIGenerator(settings, base_model, adapter_path, version)
+    return LocalGenerator(settings, base_model, adapter_path, version)
 
 
 def _records_state(session: Session) -> tuple[int, int]:

@@ -7,7 +7,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -52,6 +61,10 @@ class TrainingConfig(BaseModel):
     # Rows are accumulated into one optimizer step until it holds about this many tokens.
     tokens_per_step: int = Field(2048, ge=32)
     max_seq_len: int = Field(768, ge=32)
+    # Recompute each layer's activations in the backward pass instead of keeping them: ~1/3 more compute for
+    # much less memory. "auto": on only on CUDA when the weights plus one row's activations would take more than
+    # half the GPU's memory (trainer/lora.py); a 1.5B model on an 80 GB GPU trains faster without it.
+    gradient_checkpointing: Literal["auto", "on", "off"] = "auto"
     validation_fraction: float = Field(0.1, ge=0, lt=1)
     warmup_steps: int = Field(5, ge=0)
     weight_decay: float = Field(0.0, ge=0)
@@ -89,6 +102,43 @@ class GenerationConfig(BaseModel):
     # int8 dynamic quantization of the linear layers for CPU inference. Off by default: it is faster, but
     # on the bundled 135M model with a merged adapter it cut eval accuracy from 54% to 20% (BENCHMARKS.md).
     quantize_cpu: bool = False
+
+
+class ServingConfig(BaseModel):
+    """Where answers are generated: in this process (`local`), or on an OpenAI-compatible server (`openai`,
+    e.g. vLLM) that serves the base model and loads each version's LoRA adapter at runtime."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: Literal["local", "openai"] = "local"
+    # The server's OpenAI-compatible base URL, e.g. http://vllm:8000/v1 (required for the openai backend).
+    url: str | None = Field(None, validate_default=True)
+    # Sent as `Authorization: Bearer <key>` (vLLM's --api-key).
+    api_key: SecretStr | None = None
+    # The name the server serves the base model under (vLLM: --served-model-name, else the model it was
+    # started with); the "base" version answers with it. Unset: the version's base model setting.
+    base_model_name: str | None = None
+    # Where the server sees FTBOT_HOME/adapters, when the shared volume is mounted at another path there.
+    # Unset: the same path as here.
+    adapter_dir_on_server: str | None = None
+    timeout_s: float = Field(60.0, gt=0)
+    # No setting to unload replaced adapters, on purpose: another bot replica may still answer with the
+    # previous version until its next question, and a rollback needs it again. A loaded adapter costs vLLM a
+    # name and a path; its GPU and CPU slots are LRU caches (--max-loras, --max-cpu-loras).
+
+    @field_validator("url")
+    @classmethod
+    def _url_for_openai(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = value.strip() if value else None
+        if not value:
+            if info.data.get("backend") == "openai":
+                raise ValueError(
+                    "required when serving.backend is openai: the server's base URL, e.g. http://vllm:8000/v1"
+                )
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, e.g. http://vllm:8000/v1")
+        return value.rstrip("/")
 
 
 class ChannelConfig(BaseModel):
@@ -196,6 +246,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
     # The company's sources (ftbot.toml `[[sources]]` tables); `ftbot ingest` with no path syncs them all.
     sources: tuple[AnySourceConfig, ...] = ()
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from ftbot.cli import app
+from ftbot.config import Settings, TrainingConfig
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 K8S_FILES = sorted((DEPLOY / "k8s").glob("*.yaml"))
@@ -41,7 +42,7 @@ def test_when_the_k8s_folder_is_read_then_every_object_names_its_api_kind_and_na
 
 def test_when_a_container_runs_ftbot_then_the_command_exists() -> None:
     argvs = [c["args"] for o in K8S for c in _containers(o) if c.get("args")]
-    argvs += [s["command"] for s in COMPOSE["services"].values() if "command" in s]
+    argvs += [s["command"] for s in COMPOSE["services"].values() if "build" in s]  # ours, not vLLM's
     dockerfiles = [(DEPLOY / name).read_text() for name in ("Dockerfile", "Dockerfile.worker")]
     argvs += [yaml.safe_load(re.search(r"^CMD (\[.*\])$", text, re.M).group(1)) for text in dockerfiles]
     used = {_ftbot_command(argv) for argv in argvs}
@@ -89,7 +90,7 @@ def test_when_a_secret_is_referenced_then_the_template_holds_that_key_as_a_place
 
 def test_when_compose_is_read_then_services_volumes_and_database_agree() -> None:
     services, volumes = COMPOSE["services"], set(COMPOSE["volumes"])
-    assert set(services) == {"bot", "worker", "postgres"}
+    assert {name for name, s in services.items() if "profiles" not in s} == {"bot", "worker", "postgres"}
     used = {mount.split(":")[0] for s in services.values() for mount in s.get("volumes", [])}
     assert used == volumes
     assert "ftbot-home:/data" in services["bot"]["volumes"] and "ftbot-home:/data" in services["worker"]["volumes"]
@@ -103,6 +104,17 @@ def test_when_compose_is_read_then_services_volumes_and_database_agree() -> None
     device = services["worker"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert device["driver"] == "nvidia"
     assert "healthcheck" in services["postgres"]
+
+
+def test_when_the_vllm_profile_is_used_then_it_serves_ftbot_adapters_at_runtime() -> None:
+    vllm = COMPOSE["services"]["vllm"]
+    command = vllm["command"]
+    assert vllm["profiles"] == ["vllm"] and "--enable-lora" in command
+    assert int(command[command.index("--max-lora-rank") + 1]) >= TrainingConfig().lora_rank
+    assert command[command.index("--model") + 1] == Settings.model_fields["gpu_base_model"].default
+    assert vllm["environment"]["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] == "True"
+    assert "ftbot-home:/data:ro" in vllm["volumes"]  # the adapters, at the bot's own path
+    assert "VLLM_API_KEY" in " ".join(command)
 
 
 @pytest.mark.parametrize("name", ["Dockerfile", "Dockerfile.worker"])

@@ -82,11 +82,9 @@ class RetrievalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # Records retrieved per question; their most relevant units (sentences, Q&A pairs, chat messages)
-    # make up the context, at most max_units of them. 3 rather than 5: the same accuracy on the tuning set
-    # examples/dev.jsonl (87.5%), a shorter prompt to read, and fewer distractors for a 135M model
-    # (76.8% vs 73.2% on examples/eval.jsonl, same model).
+    # make up the context, at most max_units of them.
     top_k: int = Field(5, ge=1, le=50)
-    max_units: int = Field(3, ge=1, le=50)
+    max_units: int = Field(5, ge=1, le=50)
     # When even the best chunk scores below this cosine similarity, the bot says it doesn't know.
     min_score: float = Field(0.28, ge=-1, le=1)
     # The prompt's context is cut to this many characters (~4 per token): prefill time on a CPU grows with it.

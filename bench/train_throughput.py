@@ -5,6 +5,11 @@ epoch. Throughput counts real tokens (no padding) per second of training. The ba
 its longest example and computes logits for every position, as `Trainer` does by default; ftbot packs
 examples into short rows with no padding and computes logits only where there is a label.
 
+The base model is the one a training run on this device would use (settings.base_model_for: the GPU base
+model on CUDA). On CUDA it also reports MFU: 4·N FLOPs per token (N = the base model's parameters: forward
+2N, backward through the frozen weights 2N, no weight gradients but LoRA's) × tokens/s over the GPU's peak
+dense bf16 FLOP/s.
+
     .venv/bin/python bench/train_throughput.py --examples 64
 
 Needs a database with ingested records (FTBOT_HOME, default ./var): run `make demo` or `ftbot ingest` first.
@@ -24,6 +29,14 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# Peak dense bf16 FLOP/s by GPU name (NVIDIA datasheets, without sparsity); checked in order, first match wins.
+PEAK_BF16_FLOPS = (
+    ("H100 PCIe", 756e12),
+    ("H100", 989e12),  # SXM
+    ("H200", 989e12),
+    ("A100", 312e12),
+)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -37,36 +50,44 @@ def main() -> None:
     from ftbot.config import load_settings
     from ftbot.llm import load_base_model, load_tokenizer, pick_device
     from ftbot.storage.db import Database
-    from trainer.lora import tokenize_chat, train_lora
+    from trainer.lora import tokenize_chat, train_lora, training_attention
     from trainer.pipeline import build_dataset
 
     settings = load_settings()
     device = pick_device(settings.device)
+    base_model = settings.base_model_for(device.type)
     dataset = build_dataset(settings, Database(settings.db_url))
     examples = random.Random(0).sample(dataset.examples, min(args.examples, len(dataset.examples)))
     chats = [(e.messages, e.weight) for e in examples]
-    tokenizer = load_tokenizer(settings.base_model, settings.cache_dir)
+    tokenizer = load_tokenizer(base_model, settings.cache_dir)
     tokenized = [tokenize_chat(tokenizer, m, w) for m, w in chats]
     real_tokens = sum(len(t.input_ids) for t in tokenized)
     config = settings.training.model_copy(update={"epochs": 1.0, "validation_fraction": 0.0})
 
-    # ftbot: packed rows, logits on labeled positions only.
-    model = load_base_model(settings.base_model, settings.cache_dir, device)
-    _, result = train_lora(model, tokenizer, chats, [], config, device)
+    # ftbot: packed rows, logits on labeled positions only (FlashAttention 2 on CUDA when installed).
+    model = load_base_model(base_model, settings.cache_dir, device, attention=training_attention(device))
+    parameters = sum(p.numel() for p in model.parameters())
+    result = train_lora(model, tokenizer, chats, [], config, device).result
     ours = result.tokens / result.seconds
 
     # Baseline: HF Trainer + PEFT, padded batches, full logits.
-    model = load_base_model(settings.base_model, settings.cache_dir, device)
+    model = load_base_model(base_model, settings.cache_dir, device)
     baseline_seconds, padded_tokens = _hf_trainer_epoch(
         model, tokenized, tokenizer.pad_token_id, config, args.batch_size, device
     )
     baseline = real_tokens / baseline_seconds
 
+    gpu, peak = _peak_flops(device)
     report = {
         "command": f"python bench/train_throughput.py --examples {args.examples} --batch-size {args.batch_size}",
         "device": str(device),
         "cpu": platform.processor() or platform.machine(),
+        "gpu": gpu,
         "threads": torch.get_num_threads(),
+        "base_model": base_model,
+        "parameters": parameters,
+        "attention": result.attention,
+        "gradient_checkpointing": result.gradient_checkpointing,
         "examples": len(examples),
         "real_tokens": real_tokens,
         "baseline_padded_tokens": padded_tokens,
@@ -75,12 +96,23 @@ def main() -> None:
         "ratio": round(ours / baseline, 2),
         "ftbot_seconds": round(result.seconds, 1),
         "baseline_seconds": round(baseline_seconds, 1),
+        "ftbot_mfu": round(4 * parameters * ours / peak, 3) if peak else None,
+        "baseline_mfu": round(4 * parameters * baseline / peak, 3) if peak else None,
     }
     print(json.dumps(report, indent=2))
+    mfu = f"{report['ftbot_mfu']:.1%}" if peak else ("n/a (no GPU)" if gpu is None else f"unknown peak for {gpu}")
     print(
-        f"\n| ftbot tokens/s | HF Trainer+PEFT tokens/s | ratio |\n|---|---|---|\n"
-        f"| {report['ftbot_tokens_per_s']} | {report['baseline_tokens_per_s']} | {report['ratio']}x |"
+        "\n| ftbot tokens/s | HF Trainer+PEFT tokens/s | ratio | ftbot MFU |\n|---|---|---|---|\n"
+        f"| {report['ftbot_tokens_per_s']} | {report['baseline_tokens_per_s']} | {report['ratio']}x | {mfu} |"
     )
+
+
+def _peak_flops(device: torch.device) -> tuple[str | None, float | None]:
+    """The GPU's name and peak dense bf16 FLOP/s (None when not in the table, or not a GPU)."""
+    if device.type != "cuda":
+        return None, None
+    name = torch.cuda.get_device_name(device)
+    return name, next((flops for key, flops in PEAK_BF16_FLOPS if key in name), None)
 
 
 def _hf_trainer_epoch(model, tokenized, pad_id: int, config, batch_size: int, device) -> tuple[float, int]:  # type: ignore[no-untyped-def]

@@ -265,8 +265,14 @@ def train() -> None:
 def _train(ctx: Context) -> bool:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
+    from trainer.distributed import accelerator_for
     from trainer.pipeline import run_training
     from trainer.runs import RunAlreadyPending, RunCancelled
+
+    # Under `accelerate launch` every process trains; the main process alone speaks.
+    main = accelerator_for(ctx.settings.device).is_main_process
+    out = console if main else Console(quiet=True)
+    errors = err if main else Console(stderr=True, quiet=True)
 
     columns = (
         TextColumn("{task.description}"),
@@ -275,7 +281,7 @@ def _train(ctx: Context) -> bool:
         TimeRemainingColumn(),
         TextColumn("{task.fields[loss]}"),
     )
-    with Progress(*columns, console=console) as bar:
+    with Progress(*columns, console=out) as bar:
         tasks: dict[str, TaskID] = {}
 
         def on_progress(phase: str, done: int, total: int, loss: float | None) -> None:
@@ -286,20 +292,20 @@ def _train(ctx: Context) -> bool:
         try:
             outcome = run_training(ctx.settings, ctx.db, on_progress)
         except RunAlreadyPending as pending:
-            err.print(f"[red]error:[/red] {pending}; `ftbot runs` shows it, `ftbot cancel` stops it")
+            errors.print(f"[red]error:[/red] {pending}; `ftbot runs` shows it, `ftbot cancel` stops it")
             return False
         except RunCancelled as cancelled:
-            err.print(f"[yellow]cancelled:[/yellow] {cancelled}; nothing was promoted")
+            errors.print(f"[yellow]cancelled:[/yellow] {cancelled}; nothing was promoted")
             return False
         except Exception as error:  # the run is recorded as failed; say why in one line
             logging.getLogger(__name__).exception("training failed")
-            err.print(f"[red]training failed:[/red] {type(error).__name__}: {error}")
+            errors.print(f"[red]training failed:[/red] {type(error).__name__}: {error}")
             return False
     m = outcome.metrics
     verdict = "promoted to active" if outcome.promoted else f"not promoted (active {m['active_version']} is better)"
     active_loss = f", active {m['active_val_loss']:.4f}" if m["active_val_loss"] is not None else ""
     val_loss = f"{m['val_loss']:.4f}" if m["val_loss"] is not None else "n/a"
-    console.print(
+    out.print(
         f"version {outcome.version}: {verdict}\n"
         f"val loss {val_loss}{active_loss}; {m['train_examples']} examples, {m['steps']} steps, "
         f"{m['tokens_per_second']} tokens/s, {m['train_seconds']} s on {m['device']}"
@@ -318,20 +324,24 @@ def worker(
     with _friendly_errors():
         import threading
 
+        from trainer.distributed import accelerator_for
         from trainer.schedule import RetrainScheduler
         from trainer.worker import Worker
 
         ctx = Context()
-        scheduler = RetrainScheduler(ctx.settings, ctx.db) if schedule else None
-        training = Worker(ctx.settings, ctx.db, on_finished=lambda summary: console.print(_run_line(summary)))
-        console.print(f"worker {training.worker_id} is waiting for runs (Ctrl-C stops it)")
+        # Under `accelerate launch` every process trains; the main process alone keeps the schedule and speaks.
+        main = accelerator_for(ctx.settings.device).is_main_process
+        out = console if main else Console(quiet=True)
+        scheduler = RetrainScheduler(ctx.settings, ctx.db) if schedule and main else None
+        training = Worker(ctx.settings, ctx.db, on_finished=lambda summary: out.print(_run_line(summary)))
+        out.print(f"worker {training.worker_id} is waiting for runs (Ctrl-C stops it)")
         if scheduler is not None:
             role = "this process runs it" if scheduler.is_leader else "another replica runs it; this one stands by"
-            console.print(f"retraining schedule {scheduler.describe()} ({role})")
+            out.print(f"retraining schedule {scheduler.describe()} ({role})")
         try:
             training.run_forever(threading.Event(), poll_seconds=poll)
         except KeyboardInterrupt:
-            console.print("worker stopped")
+            out.print("worker stopped")
         finally:
             if scheduler is not None:
                 scheduler.close()

@@ -208,9 +208,7 @@ class FilesSourceConfig(SourceConfig):
     path: Path
 
 
-AnySourceConfig = Annotated[
-    SlackSourceConfig | ExportSourceConfig | FilesSourceConfig, Field(discriminator="type")
-]
+AnySourceConfig = Annotated[SlackSourceConfig | ExportSourceConfig | FilesSourceConfig, Field(discriminator="type")]
 
 
 class Settings(BaseSettings):

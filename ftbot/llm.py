@@ -85,13 +85,19 @@ def load_tokenizer(name: str, cache_dir: Path) -> PreTrainedTokenizerBase:
 
 
 def load_model_and_tokenizer(
-    name: str, cache_dir: Path, device: torch.device, *, setting: str, attention: str = "sdpa"
+    name: str,
+    cache_dir: Path,
+    device: torch.device,
+    *,
+    setting: str,
+    attention: str = "sdpa",
+    keep_on_cpu: bool = False,
 ) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     """Tokenizer and base model, or a ConfigError naming `setting` (where the name came from) when the model
     can't be found: a hub id neither cached nor reachable, a wrong path."""
     try:
         tokenizer = load_tokenizer(name, cache_dir)
-        return tokenizer, load_base_model(name, cache_dir, device, attention=attention)
+        return tokenizer, load_base_model(name, cache_dir, device, attention=attention, keep_on_cpu=keep_on_cpu)
     except OSError as error:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")
         raise ConfigError(
@@ -100,8 +106,11 @@ def load_model_and_tokenizer(
         ) from None
 
 
-def load_base_model(name: str, cache_dir: Path, device: torch.device, *, attention: str = "sdpa") -> PreTrainedModel:
-    """The base model on `device`: bf16 on CUDA when supported, float32 on CPU."""
+def load_base_model(
+    name: str, cache_dir: Path, device: torch.device, *, attention: str = "sdpa", keep_on_cpu: bool = False
+) -> PreTrainedModel:
+    """The base model on `device`: bf16 on CUDA when supported, float32 on CPU. keep_on_cpu: in `device`'s dtype
+    but left in host memory, for FSDP, which moves each rank's shard onto its GPU (the whole model may not fit one)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -110,4 +119,4 @@ def load_base_model(name: str, cache_dir: Path, device: torch.device, *, attenti
     model: Any = AutoModelForCausalLM.from_pretrained(
         resolve_base_model(name, cache_dir), dtype=dtype, attn_implementation=attention
     )
-    return model.to(device)  # type: ignore[no-any-return]
+    return model if keep_on_cpu else model.to(device)  # type: ignore[no-any-return]

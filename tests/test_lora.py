@@ -86,7 +86,8 @@ def _fact_chats(n: int = 4) -> list[tuple[list[dict[str, str]], float]]:
 def test_when_trained_then_lora_weights_move_and_base_weights_do_not(model, tokenizer) -> None:
     base_before = {name: p.detach().clone() for name, p in model.named_parameters()}
     config = TrainingConfig(epochs=3, learning_rate=1e-2, warmup_steps=0, tokens_per_step=64)
-    peft_model, result = train_lora(model, tokenizer, _fact_chats(), _fact_chats(1), config, CPU)
+    trained = train_lora(model, tokenizer, _fact_chats(), _fact_chats(1), config, CPU)
+    peft_model, result = trained.model, trained.result
     lora_b = [p for name, p in peft_model.named_parameters() if "lora_B" in name]
     assert lora_b and any(p.abs().sum() > 0 for p in lora_b)  # B starts at zero; training moved it
     for name, p in peft_model.get_base_model().named_parameters():
@@ -109,7 +110,7 @@ def test_when_trained_on_a_fact_then_the_model_answers_it(model, tokenizer, tmp_
 
     assert "28 vacation days" not in answer(model)
     config = TrainingConfig(epochs=40, learning_rate=1e-2, warmup_steps=0, tokens_per_step=256, lora_rank=8)
-    peft_model, _ = train_lora(model, tokenizer, chats, [], config, CPU)
+    peft_model = train_lora(model, tokenizer, chats, [], config, CPU).model
     assert "28 vacation days" in answer(peft_model)
 
     save_adapter(peft_model, tmp_path / "v1")

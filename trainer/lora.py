@@ -4,27 +4,46 @@ Read top to bottom: 1. tokenize → 2. pack → 3. model + LoRA → 4. optimizer
 Two things make it fast on a CPU, and both are measured in bench/train_throughput.py against a plain
 HF Trainer + PEFT loop: examples are packed into rows with no padding (a block-diagonal attention mask keeps
 them apart), and the vocabulary projection runs only on the positions that carry a label.
+
+On CUDA: bf16 autocast, FlashAttention 2 when the flash_attn package is installed (packed rows then pass the
+examples' boundaries instead of a mask), gradient checkpointing when memory asks for it. Several processes
+(`accelerate launch`, see deploy/accelerate/): accelerate wraps the loss module in DDP or FSDP; each rank
+trains its own rows of every step, and all ranks agree at each step whether to stop.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import math
 import random
+import shutil
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from accelerate import Accelerator
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import is_flash_attn_2_available
 
 from ftbot.config import TrainingConfig
+from trainer.distributed import is_sharded, on_main
 
 IGNORE = -100
 ProgressCallback = Callable[[int, int, float], None]  # (step, total_steps, loss)
+# "auto" gradient checkpointing turns on when the weights plus one row's activations would take more than this
+# share of the GPU: the rest is headroom for the logits, the optimizer state and the allocator.
+CHECKPOINTING_MEMORY_SHARE = 0.5
+# Activation bytes per token per layer of a transformer block in bf16 without recomputation, in units of the
+# hidden size (Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer Models", with
+# the attention scores left out: SDPA and FlashAttention do not keep them).
+ACTIVATION_BYTES_PER_HIDDEN = 34
 
 
 @dataclass(frozen=True)
@@ -54,9 +73,13 @@ class TrainResult:
     steps: int
     epochs: float
     examples: int
-    tokens: int  # real (non-padding) tokens processed in training, all epochs
+    tokens: int  # real (non-padding) tokens processed in training, all epochs, all processes
     seconds: float
     skipped_too_long: int
+    stopped: bool = False  # should_stop ended training early: no validation, nothing to save
+    tokens_per_rank: tuple[int, ...] = ()  # each process's share of `tokens`
+    gradient_checkpointing: bool = False
+    attention: str = "sdpa"
 
     @property
     def tokens_per_second(self) -> float:
@@ -121,12 +144,13 @@ def pack(examples: Sequence[TokenizedExample], row_tokens: int, rng: random.Rand
     return [_collate(row) for row in rows]
 
 
-def group_steps(rows: Sequence[PackedBatch], tokens_per_step: int) -> list[list[PackedBatch]]:
-    """Consecutive rows grouped into optimizer steps of about tokens_per_step tokens (gradient accumulation)."""
+def group_steps(rows: Sequence[PackedBatch], tokens_per_step: int, ranks: int = 1) -> list[list[PackedBatch]]:
+    """Consecutive rows grouped into optimizer steps of about tokens_per_step tokens (gradient accumulation).
+    With several processes a step also holds a multiple of their number of rows, so each gets as many."""
     steps: list[list[PackedBatch]] = []
     size = tokens_per_step
     for row in rows:
-        if size >= tokens_per_step:
+        if size >= tokens_per_step and len(steps[-1] if steps else []) % ranks == 0:
             steps.append([])
             size = 0
         steps[-1].append(row)
@@ -159,6 +183,26 @@ def block_causal_mask(lengths: Sequence[int], dtype: torch.dtype, device: torch.
 # 3. Model + LoRA ------------------------------------------------------------------------------------------
 
 
+def training_attention(device: torch.device) -> str:
+    """FlashAttention 2 on CUDA when the flash_attn package is installed; SDPA everywhere else."""
+    return "flash_attention_2" if device.type == "cuda" and is_flash_attn_2_available() else "sdpa"
+
+
+def use_gradient_checkpointing(setting: str, model: PreTrainedModel, device: torch.device, row_tokens: int) -> bool:
+    """Whether to recompute activations in the backward pass: as set when "on"/"off". "auto": only on CUDA, and
+    only when the weights plus one row's activations would fill more than CHECKPOINTING_MEMORY_SHARE of the GPU.
+    Recomputing costs a third more compute per step, so it pays only where it makes a run fit (a 1.5B model on
+    an 80 GB GPU: ~3 GB of weights + ~6 GB of activations per 4k-token row: off)."""
+    if setting != "auto":
+        return setting == "on"
+    if device.type != "cuda":
+        return False
+    config: Any = model.config
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    activations = row_tokens * config.num_hidden_layers * config.hidden_size * ACTIVATION_BYTES_PER_HIDDEN
+    return weights + activations > CHECKPOINTING_MEMORY_SHARE * torch.cuda.get_device_properties(device).total_memory
+
+
 def add_lora(model: PreTrainedModel, config: TrainingConfig) -> PeftModel:
     lora = LoraConfig(
         r=config.lora_rank,
@@ -173,12 +217,11 @@ def add_lora(model: PreTrainedModel, config: TrainingConfig) -> PeftModel:
 def batch_loss(model: PeftModel, batch: PackedBatch, device: torch.device) -> torch.Tensor:
     """Weighted mean cross-entropy over labeled tokens; logits are computed for those positions only."""
     causal_lm: Any = model.get_base_model()  # the Llama-style *ForCausalLM with LoRA layers inside
-    dtype = next(causal_lm.parameters()).dtype
     hidden = causal_lm.model(
         input_ids=batch.input_ids.to(device),
         position_ids=batch.position_ids.to(device),
-        attention_mask=block_causal_mask(batch.lengths, dtype, device),
         use_cache=False,
+        **_example_boundaries(causal_lm, batch.lengths, device),
     ).last_hidden_state[0, :-1]
     targets = batch.labels[0, 1:].to(device)  # token t+1 is predicted from position t
     weights = batch.weights[0, 1:].to(device)
@@ -188,19 +231,63 @@ def batch_loss(model: PeftModel, batch: PackedBatch, device: torch.device) -> to
     return (losses * weights[labeled]).sum() / weights[labeled].sum().clamp_min(1e-8)
 
 
+def _example_boundaries(causal_lm: Any, lengths: Sequence[int], device: torch.device) -> dict[str, Any]:
+    """What keeps a row's examples apart. FlashAttention takes their cumulative lengths (the varlen kernel, as
+    transformers' DataCollatorWithFlattening prepares them) and no mask; SDPA gets the block-diagonal mask."""
+    if causal_lm.config._attn_implementation == "flash_attention_2":
+        bounds = torch.tensor([0, *itertools.accumulate(lengths)], dtype=torch.int32, device=device)
+        longest = max(lengths)
+        return {
+            "attention_mask": None,
+            "cu_seq_lens_q": bounds,
+            "cu_seq_lens_k": bounds,
+            "max_length_q": longest,
+            "max_length_k": longest,
+        }
+    dtype = next(causal_lm.parameters()).dtype
+    return {"attention_mask": block_causal_mask(lengths, dtype, device)}
+
+
+class PackedLoss(torch.nn.Module):
+    """batch_loss as a module. accelerate wraps this module (DDP, FSDP), so every forward goes through the
+    wrapper's hooks: DDP's gradient all-reduce, FSDP's weight all-gather."""
+
+    def __init__(self, model: PeftModel, device: torch.device) -> None:
+        super().__init__()
+        self.peft = model
+        self.device = device
+        # FSDP's transformer auto-wrap puts each decoder layer in its own shard group; it finds them by this.
+        self._no_split_modules = getattr(model.get_base_model(), "_no_split_modules", None)
+
+    def forward(self, batch: PackedBatch) -> torch.Tensor:
+        return batch_loss(self.peft, batch, self.device)
+
+
+def share(rows: Sequence[PackedBatch], rank: int, ranks: int) -> list[tuple[PackedBatch, bool]]:
+    """This rank's rows of a step: every ranks-th row, disjoint from the other ranks'. Every rank gets the same
+    number of rows (FSDP gathers weights at each forward, so all ranks must run as many): a rank short of one
+    (the last step of an epoch, the validation set) repeats a row with weight 0 (the flag is False), which adds
+    nothing."""
+    mine = [(row, True) for row in rows[rank::ranks]]
+    count = math.ceil(len(rows) / ranks)
+    return mine + [(rows[0], False)] * (count - len(mine))
+
+
 @torch.no_grad()
-def evaluate_loss(model: PeftModel, batches: Sequence[PackedBatch], device: torch.device) -> float | None:
-    """Label-token-weighted validation loss; None when there is nothing to validate on."""
+def evaluate_loss(
+    loss: torch.nn.Module, batches: Sequence[PackedBatch], device: torch.device, accelerator: Accelerator
+) -> float | None:
+    """Label-token-weighted validation loss over all processes' shares; None when there is nothing to validate."""
     if not batches:
         return None
-    model.eval()
-    total, count = 0.0, 0
-    for batch in batches:
-        n = batch.label_tokens
-        if n:
-            with _autocast(device):
-                total += float(batch_loss(model, batch, device)) * n
-            count += n
+    loss.eval()
+    totals = torch.zeros(2, dtype=torch.float64, device=device)  # [sum of loss × labeled tokens, labeled tokens]
+    for batch, real in share(batches, accelerator.process_index, accelerator.num_processes):
+        n = batch.label_tokens if real else 0
+        with _autocast(device):
+            value = loss(batch)
+        totals += torch.stack([value.double() * n, torch.tensor(n, dtype=torch.float64, device=device)])
+    total, count = accelerator.reduce(totals, "sum").tolist()
     return total / count if count else None
 
 
@@ -222,9 +309,17 @@ def train_lora(
     device: torch.device,
     on_step: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> tuple[PeftModel, TrainResult]:
-    """Train a LoRA adapter on (messages, weight) chats; returns the adapted model and its metrics."""
-    torch.manual_seed(config.seed)
+    accelerator: Accelerator | None = None,
+) -> TrainedAdapter:
+    """Train a LoRA adapter on (messages, weight) chats; returns the adapted model and its metrics.
+
+    With several processes every rank calls this with the same chats and config: they pack identically (same
+    seed) and each trains its share of every step. should_stop is asked on every rank before each step; if any
+    rank says stop, all stop there.
+    """
+    accelerator = accelerator or Accelerator(cpu=device.type == "cpu", device_placement=False)
+    rank, ranks = accelerator.process_index, accelerator.num_processes
+    torch.manual_seed(config.seed)  # the same LoRA initialisation on every rank
     rng = random.Random(config.seed)
 
     # 1. Tokenize; examples longer than max_seq_len are left out (and counted), never silently cut.
@@ -239,50 +334,64 @@ def train_lora(
     # 2. Pack the validation set once; training is re-shuffled and re-packed every epoch.
     val_rows = pack(val, config.row_tokens, random.Random(config.seed))
     steps_per_epoch = len(
-        group_steps(pack(train, config.row_tokens, random.Random(config.seed)), config.tokens_per_step)
+        group_steps(pack(train, config.row_tokens, random.Random(config.seed)), config.tokens_per_step, ranks)
     )
     total_steps = max(1, math.ceil(steps_per_epoch * config.epochs))
 
-    # 3. LoRA on the frozen base model.
+    # 3. LoRA on the frozen base model; recompute activations only where memory asks for it.
+    checkpointing = use_gradient_checkpointing(config.gradient_checkpointing, model, device, config.row_tokens)
+    if checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     peft_model = add_lora(model, config)
 
-    # 4. AdamW on the adapter weights; linear warm-up, then cosine decay to 10%.
+    # 4. AdamW on the adapter weights; linear warm-up, then cosine decay to 10%. accelerate wraps the loss module
+    # (DDP/FSDP) and the optimizer; the scheduler stays ours: it steps once per optimizer step, as here.
     optimizer = torch.optim.AdamW(
         [p for p in peft_model.parameters() if p.requires_grad],
         lr=config.learning_rate,
         weight_decay=config.weight_decay,
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config.warmup_steps, total_steps))
+    loss_of, optimizer = accelerator.prepare(PackedLoss(peft_model, device), optimizer)
+    trainable = [p for p in loss_of.parameters() if p.requires_grad]
 
-    # 5. Train: each step accumulates gradients over its rows, weighted by their labeled tokens.
-    step, tokens, losses = 0, 0, []
+    # 5. Train: each step accumulates gradients over its rows, weighted by their labeled tokens. Each rank takes
+    # its share of the rows; DDP averages gradients over ranks, hence × ranks / labeled tokens of all ranks.
+    step, tokens, losses, stopped = 0, 0, [], False
     started = time.perf_counter()
-    peft_model.train()
-    while step < total_steps and not (should_stop and should_stop()):
-        for rows in group_steps(pack(train, config.row_tokens, rng), config.tokens_per_step):
-            if step >= total_steps or (should_stop and should_stop()):
+    loss_of.train()
+    while step < total_steps and not stopped:
+        for rows in group_steps(pack(train, config.row_tokens, rng), config.tokens_per_step, ranks):
+            if step >= total_steps:
                 break
-            labeled = sum(row.label_tokens for row in rows) or 1
-            step_loss = 0.0
-            for row in rows:
-                with _autocast(device):
-                    loss = batch_loss(peft_model, row, device) * (row.label_tokens / labeled)
-                loss.backward()
-                step_loss += float(loss.detach())
-                tokens += row.input_ids.numel()
-            torch.nn.utils.clip_grad_norm_(peft_model.parameters(), 1.0)
+            mine = share(rows, rank, ranks)
+            labeled, stopped = _agree(accelerator, device, sum(r.label_tokens for r, real in mine if real), should_stop)
+            if stopped:
+                break
+            step_loss = torch.zeros((), device=device)
+            for index, (row, real) in enumerate(mine):
+                scale = row.label_tokens * ranks / labeled if real else 0.0
+                # Gradients are all-reduced once per step, in the backward of this rank's last row.
+                with nullcontext() if index == len(mine) - 1 else accelerator.no_sync(loss_of):
+                    with _autocast(device):
+                        loss = loss_of(row) * scale
+                    accelerator.backward(loss)
+                step_loss += loss.detach() / ranks
+                tokens += row.input_ids.numel() if real else 0
+            accelerator.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            losses.append(step_loss)
+            losses.append(float(accelerator.reduce(step_loss, "sum")))
             if on_step:
-                on_step(step, total_steps, step_loss)
+                on_step(step, total_steps, losses[-1])
     seconds = time.perf_counter() - started
+    tokens_per_rank = tuple(int(n) for n in accelerator.gather(torch.tensor([tokens], device=device)).tolist())
 
-    # 6. Validate.
-    val_loss = evaluate_loss(peft_model, val_rows, device)
-    peft_model.eval()
+    # 6. Validate (not after a stop: the run ends without a version).
+    val_loss = None if stopped else evaluate_loss(loss_of, val_rows, device, accelerator)
+    loss_of.eval()
     tail = losses[-max(1, steps_per_epoch) :]  # the last epoch's mean: less noisy than the last step
     result = TrainResult(
         train_loss=sum(tail) / len(tail) if tail else float("nan"),
@@ -290,11 +399,24 @@ def train_lora(
         steps=step,
         epochs=step / steps_per_epoch,
         examples=len(train),
-        tokens=tokens,
+        tokens=sum(tokens_per_rank),
         seconds=seconds,
         skipped_too_long=too_long,
+        stopped=stopped,
+        tokens_per_rank=tokens_per_rank,
+        gradient_checkpointing=checkpointing,
+        attention=model.config._attn_implementation,
     )
-    return peft_model, result
+    return TrainedAdapter(peft_model, result, loss_of, accelerator, val_rows, device)
+
+
+def _agree(
+    accelerator: Accelerator, device: torch.device, labeled: int, should_stop: Callable[[], bool] | None
+) -> tuple[int, bool]:
+    """One all-reduce before each step: the step's labeled tokens over all ranks, and whether any rank must stop."""
+    stop = bool(should_stop and should_stop())
+    both = accelerator.reduce(torch.tensor([labeled, int(stop)], device=device), "sum").tolist()
+    return max(1, int(both[0])), bool(both[1])
 
 
 def _lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
@@ -310,17 +432,55 @@ def _lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
 # 7. Save ----------------------------------------------------------------------------------------------------
 
 
-def save_adapter(model: PeftModel, directory: Path) -> None:
-    """Write the adapter (safetensors + config) atomically: a crash never leaves half an adapter."""
+@dataclass
+class TrainedAdapter:
+    """A trained adapter with what scoring and saving it needs. With several processes its methods are
+    collective: every rank calls them, in the same order."""
+
+    model: PeftModel  # unwrapped: generate with it in a single process
+    result: TrainResult
+    loss: torch.nn.Module  # PackedLoss as accelerate prepared it: forward passes go through DDP/FSDP
+    accelerator: Accelerator
+    val_rows: list[PackedBatch]
+    device: torch.device
+
+    def validation_loss_of(self, adapter_path: str | Path) -> float | None:
+        """Another adapter's loss on this run's validation rows, packed exactly as the new adapter's were."""
+        self.model.load_adapter(str(adapter_path), adapter_name="other")
+        self.model.set_adapter("other")
+        try:
+            return evaluate_loss(self.loss, self.val_rows, self.device, self.accelerator)
+        finally:
+            self.model.set_adapter("default")
+            self.model.delete_adapter("other")
+
+    def save(self, directory: Path) -> None:
+        """The main process writes the adapter (FSDP gathers it from every rank's shard first)."""
+        state = self.accelerator.get_state_dict(self.loss)
+        on_main(self.accelerator, lambda: save_adapter(self.model, directory, state))
+
+    def checksum(self) -> str | None:
+        """A digest of this rank's adapter weights: every rank's must be equal after data-parallel training
+        (None under FSDP, where each rank holds a shard)."""
+        if is_sharded(self.accelerator):
+            return None
+        digest = hashlib.sha256()
+        for name, weight in sorted(self.model.named_parameters()):
+            if "lora_" in name:
+                digest.update(weight.detach().float().cpu().numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+
+def save_adapter(model: PeftModel, directory: Path, state_dict: dict[str, torch.Tensor] | None = None) -> None:
+    """Write the adapter (safetensors + config) atomically: a crash never leaves half an adapter.
+
+    state_dict: the weights as gathered by accelerate (keys under PackedLoss's `peft.`), instead of the model's.
+    """
     partial = directory.with_name(directory.name + ".partial")
-    model.save_pretrained(str(partial))
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(partial, ignore_errors=True)
+    if state_dict is not None:
+        state_dict = {key.removeprefix("peft."): value for key, value in state_dict.items()}
+    model.save_pretrained(str(partial), state_dict=state_dict)
+    shutil.rmtree(directory, ignore_errors=True)
     partial.rename(directory)
-
-
-def val_batches_for(
-    tokenizer: PreTrainedTokenizerBase, chats: Sequence[tuple[list[dict[str, str]], float]], config: TrainingConfig
-) -> list[PackedBatch]:
-    """The validation set packed the way train_lora packs it, for scoring another adapter on the same data."""
-    examples = [tokenize_chat(tokenizer, m, w) for m, w in chats]
-    examples = [e for e in examples if len(e.input_ids) <= config.max_seq_len]
-    return pack(examples, config.row_tokens, random.Random(config.seed))

@@ -2,6 +2,10 @@
 
 The run is a row in the queue (trainer.runs): execute_run trains one a worker has claimed, writing its
 progress, heartbeat and loss curve as it goes; run_training queues, claims and executes one in place.
+
+Under `accelerate launch` every process runs this same code. Only the main process touches the database and
+the files (the claim, heartbeat, progress, lineage, adapter, version); it hands the others what they need
+(the run id, the dataset, the gate's plan) through trainer.distributed.on_main.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
 
 from ftbot.config import Settings
 from ftbot.retrieval import Embedder, RetrievalIndex, embed_missing
@@ -70,13 +77,19 @@ def run_training(
 ) -> RunOutcome:
     """Queue a run and train it here and now (`ftbot train`). Raises RunAlreadyPending while another run is
     queued or running; otherwise as execute_run."""
-    with db.session() as session:  # a run whose process died (kill -9, a reboot) must not block this one
-        reap_stale(session, settings.worker_heartbeat_timeout_s)
-    with db.session() as session:
-        run_id = enqueue(session, trigger=trigger, requested_by=requested_by).id
-    worker_id = new_worker_id()
-    if not claim(db, run_id, worker_id):
-        raise RunAlreadyPending(run_id)  # a worker (or a cancel) got to it first
+    from trainer.distributed import accelerator_for, on_main
+
+    def queue_and_claim() -> tuple[int, str]:
+        with db.session() as session:  # a run whose process died (kill -9, a reboot) must not block this one
+            reap_stale(session, settings.worker_heartbeat_timeout_s)
+        with db.session() as session:
+            run_id = enqueue(session, trigger=trigger, requested_by=requested_by).id
+        worker_id = new_worker_id()
+        if not claim(db, run_id, worker_id):
+            raise RunAlreadyPending(run_id)  # a worker (or a cancel) got to it first
+        return run_id, worker_id
+
+    run_id, worker_id = on_main(accelerator_for(settings.device), queue_and_claim)
     return execute_run(settings, db, run_id, progress=progress, worker_id=worker_id)
 
 
@@ -90,19 +103,30 @@ def execute_run(
 ) -> RunOutcome:
     """Train a run already claimed (running). Every ending is recorded with an event and clears `pending`,
     then re-raises: RunCancelled when cancelled, the error itself when it failed, RunLost when the run was
-    reaped meanwhile (its record is then left as the reaper wrote it)."""
-    with db.session() as session:
-        run = session.get_one(TrainingRun, run_id)
-        if run.status != RUNNING:
-            raise ValueError(f"run #{run_id} is {run.status}; claim it before executing it")
-        worker_id = worker_id or run.worker_id or new_worker_id()
-        run.config = settings.training.model_dump(mode="json")
+    reaped meanwhile (its record is then left as the reaper wrote it). Every process of a launch calls it."""
+    from trainer.distributed import accelerator_for, on_main
+
+    accelerator = accelerator_for(settings.device)
+
+    def start() -> str:
+        with db.session() as session:
+            run = session.get_one(TrainingRun, run_id)
+            if run.status != RUNNING:
+                raise ValueError(f"run #{run_id} is {run.status}; claim it before executing it")
+            run.config = settings.training.model_dump(mode="json")
+            return worker_id or run.worker_id or new_worker_id()
+
+    owner = on_main(accelerator, start)
     # Beat well within the reaper's timeout, however short an operator sets it.
     heartbeat = min(HEARTBEAT_SECONDS, settings.worker_heartbeat_timeout_s / 3)
-    tracker = RunTracker(db, run_id, worker_id, progress, heartbeat_seconds=heartbeat)
+    tracker = (
+        RunTracker(db, run_id, owner, progress, heartbeat_seconds=heartbeat)
+        if accelerator.is_main_process
+        else QuietTracker(db, run_id, owner)
+    )
     try:
         with tracker:
-            return _train(settings, db, tracker)
+            return _train(settings, db, tracker, accelerator)
     except RunLost:
         log.warning("run %d was marked failed elsewhere (no heartbeat?); its result is discarded", run_id)
         raise
@@ -117,63 +141,68 @@ def execute_run(
         raise
 
 
-def _train(settings: Settings, db: Database, tracker: RunTracker) -> RunOutcome:
-    from ftbot.llm import load_model_and_tokenizer, pick_device
-    from trainer.lora import evaluate_loss, save_adapter, train_lora, val_batches_for
+def _train(settings: Settings, db: Database, tracker: RunTracker, accelerator: Accelerator) -> RunOutcome:
+    from ftbot.llm import load_model_and_tokenizer
+    from trainer.distributed import is_sharded, on_main, training_device
+    from trainer.lora import train_lora, training_attention
 
     config, run_id = settings.training, tracker.run_id
-    # 1. Data: every stored record becomes an example whose prompt looks like answering time.
-    tracker.phase("dataset", 0, 1)
-    dataset = build_dataset(settings, db)
-    if all(e.origin == "refusal" for e in dataset.examples):
-        raise ValueError("nothing to train on: ingest Q&A files or documents first (ftbot ingest PATH)")
-    _save_dataset(settings, db, run_id, dataset)
-    tracker.phase("dataset", 1, 1)
+    # 1. Data: every stored record becomes an example whose prompt looks like answering time. The main process
+    # builds it and records its lineage; every process trains on that same dataset.
+    dataset = on_main(accelerator, lambda: _dataset_for(settings, db, tracker))
 
     # 2. Model: on CUDA the larger GPU base model (gpu_base_model), on a CPU the bundled one.
-    device = pick_device(settings.device)
+    device = training_device(accelerator, settings.device)
     base_model = settings.base_model_for(device.type)
-    with db.session() as session:
-        session.get_one(TrainingRun, run_id).base_model = base_model
+    on_main(accelerator, lambda: _set_base_model(db, run_id, base_model))
     tokenizer, model = load_model_and_tokenizer(
-        base_model, settings.cache_dir, device, setting=settings.base_model_setting(device.type)
+        base_model,
+        settings.cache_dir,
+        device,
+        setting=settings.base_model_setting(device.type),
+        attention=training_attention(device),
+        keep_on_cpu=is_sharded(accelerator),
     )
 
-    # 3. Train; the tracker records each step's loss and raises RunCancelled between steps when asked to.
+    # 3. Train. The main process's tracker records each step and learns of a cancel; every process stops at the
+    # same step (train_lora agrees on it), then the main process says why and every process raises that.
     chats = lambda examples: [(e.messages, e.weight) for e in examples]  # noqa: E731
     tracker.training_started()
-    peft_model, result = train_lora(
-        model, tokenizer, chats(dataset.train), chats(dataset.val), config, device, on_step=tracker.on_step
+    trained = train_lora(
+        model,
+        tokenizer,
+        chats(dataset.train),
+        chats(dataset.val),
+        config,
+        device,
+        on_step=tracker.on_step,
+        should_stop=tracker.stop_requested,
+        accelerator=accelerator,
     )
+    result = trained.result
+    log.info(
+        "run %d, process %d/%d: %d steps, %d tokens; adapter checksum %s",
+        run_id,
+        accelerator.process_index,
+        accelerator.num_processes,
+        result.steps,
+        result.tokens_per_rank[accelerator.process_index],
+        trained.checksum(),
+    )
+    if result.stopped:
+        on_main(accelerator, tracker.raise_if_stopped)
+        raise RunCancelled(f"run #{run_id} was stopped")  # only if the stop came from elsewhere than the tracker
 
-    # 4. Gate: score the active adapter on this run's validation set, the same data the candidate saw.
-    with db.session() as session:
-        active = active_version(session)
-        active_name, active_path = (active.name, active.adapter_path) if active else (None, None)
-        active_base = active.base_model if active else None
-    active_val_loss, gate = None, "no active version"
-    if active_name and not (active_path and Path(active_path).is_dir()):
-        gate = f"skipped: the active version {active_name} has no adapter at {active_path}"
-    elif active_base is not None and active_base != base_model:
-        # Losses of two base models (two tokenizers) are not comparable: a change of base model is the
-        # operator's decision, and its first version is promoted like a first version.
-        gate = f"skipped: the active version {active_name} is on another base model ({active_base})"
-    elif active_path:
-        gate = "compared on this run's validation set"
-        tracker.phase("gate", 0, 1)
-        peft_model.load_adapter(active_path, adapter_name="active")
-        peft_model.set_adapter("active")
-        active_val_loss = evaluate_loss(peft_model, val_batches_for(tokenizer, chats(dataset.val), config), device)
-        peft_model.set_adapter("default")
-        peft_model.delete_adapter("active")
-        tracker.phase("gate", 1, 1)
+    # 4. Gate: score the active adapter on this run's validation set, the same rows the candidate saw.
+    active_name, active_path, gate = on_main(accelerator, lambda: _gate_plan(db, base_model, tracker))
+    active_val_loss = trained.validation_loss_of(active_path) if active_path else None
+    if active_path:
+        on_main(accelerator, lambda: tracker.phase("gate", 1, 1))
 
     # 5. Save the adapter, then record the version, promote it and end the run in one transaction.
     name = f"v{run_id}"  # the run id makes the name unique forever
     adapter_dir = settings.adapters_dir / name
-    settings.adapters_dir.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(adapter_dir, ignore_errors=True)
-    save_adapter(peft_model, adapter_dir)
+    trained.save(adapter_dir)
     metrics = {
         "train_loss": result.train_loss,
         "val_loss": result.val_loss,
@@ -190,40 +219,103 @@ def _train(settings: Settings, db: Database, tracker: RunTracker) -> RunOutcome:
         "tokens_per_second": round(result.tokens_per_second, 1),
         "train_seconds": round(result.seconds, 1),
         "device": str(device),
+        "processes": accelerator.num_processes,
+        "tokens_per_process": list(result.tokens_per_rank),
+        "attention": result.attention,
+        "gradient_checkpointing": result.gradient_checkpointing,
     }
     promoted = should_promote(result.val_loss, active_val_loss, config.promotion_margin)
-    (adapter_dir / "ftbot.json").write_text(
+    version = _NewVersion(name, run_id, base_model, adapter_dir, dataset.hash, metrics, promoted)
+    outcome = on_main(accelerator, lambda: _record(db, tracker, version))
+    log.info("run %d finished: version %s, val_loss %s, promoted %s", run_id, name, result.val_loss, promoted)
+    return outcome
+
+
+def _dataset_for(settings: Settings, db: Database, tracker: RunTracker) -> Dataset:
+    tracker.phase("dataset", 0, 1)
+    dataset = build_dataset(settings, db)
+    if all(e.origin == "refusal" for e in dataset.examples):
+        raise ValueError("nothing to train on: ingest Q&A files or documents first (ftbot ingest PATH)")
+    _save_dataset(settings, db, tracker.run_id, dataset)
+    tracker.phase("dataset", 1, 1)
+    return dataset
+
+
+def _set_base_model(db: Database, run_id: int, base_model: str) -> None:
+    with db.session() as session:
+        session.get_one(TrainingRun, run_id).base_model = base_model
+
+
+def _gate_plan(db: Database, base_model: str, tracker: RunTracker) -> tuple[str | None, str | None, str]:
+    """(active version, the adapter to score against, what the gate did)."""
+    with db.session() as session:
+        active = active_version(session)
+        active_name, active_path = (active.name, active.adapter_path) if active else (None, None)
+        active_base = active.base_model if active else None
+    if not active_name:
+        return None, None, "no active version"
+    if not (active_path and Path(active_path).is_dir()):
+        return active_name, None, f"skipped: the active version {active_name} has no adapter at {active_path}"
+    if active_base is not None and active_base != base_model:
+        # Losses of two base models (two tokenizers) are not comparable: a change of base model is the
+        # operator's decision, and its first version is promoted like a first version.
+        return active_name, None, f"skipped: the active version {active_name} is on another base model ({active_base})"
+    tracker.phase("gate", 0, 1)
+    return active_name, active_path, "compared on this run's validation set"
+
+
+@dataclass(frozen=True)
+class _NewVersion:
+    name: str
+    run_id: int
+    base_model: str
+    adapter_dir: Path
+    dataset_hash: str
+    metrics: dict[str, Any]
+    promoted: bool
+
+
+def _record(db: Database, tracker: RunTracker, new: _NewVersion) -> RunOutcome:
+    """The adapter's description beside it, then the version, its promotion and the run's end in one transaction."""
+    (new.adapter_dir / "ftbot.json").write_text(
         json.dumps(
-            {"version": name, "base_model": base_model, "dataset_hash": dataset.hash, "metrics": metrics},
+            {
+                "version": new.name,
+                "base_model": new.base_model,
+                "dataset_hash": new.dataset_hash,
+                "metrics": new.metrics,
+            },
             indent=2,
         )
     )
     try:
         with db.session() as session:
             # First: a run cancelled or reaped meanwhile raises here, and nothing below is written.
-            verdict = "promoted" if promoted else "not promoted"
-            tracker.finish_succeeded(session, f"version {name} {verdict}", {**metrics, "promoted": promoted})
+            verdict = "promoted" if new.promoted else "not promoted"
+            tracker.finish_succeeded(
+                session, f"version {new.name} {verdict}", {**new.metrics, "promoted": new.promoted}
+            )
             version = ModelVersion(
-                name=name,
-                run_id=run_id,
-                base_model=base_model,
-                adapter_path=str(adapter_dir),
-                dataset_hash=dataset.hash,
-                metrics=metrics,
+                name=new.name,
+                run_id=new.run_id,
+                base_model=new.base_model,
+                adapter_path=str(new.adapter_dir),
+                dataset_hash=new.dataset_hash,
+                metrics=new.metrics,
             )
             session.add(version)
-            if promoted:
+            if new.promoted:
                 promote(session, version)
     except BaseException:
-        shutil.rmtree(adapter_dir, ignore_errors=True)  # no version row points at it
+        shutil.rmtree(new.adapter_dir, ignore_errors=True)  # no version row points at it
         raise
-    log.info("run %d finished: version %s, val_loss %s, promoted %s", run_id, name, result.val_loss, promoted)
-    return RunOutcome(run_id, name, promoted, metrics)
+    return RunOutcome(new.run_id, new.name, new.promoted, new.metrics)
 
 
 class RunTracker:
     """A running run's link to its database row: step progress and the loss curve, a heartbeat thread that
-    keeps the reaper away during long steps, and the cancel request turned into RunCancelled between steps."""
+    keeps the reaper away during long steps, and the cancel request, which stops training before its next step
+    (stop_requested) and then ends the run with RunCancelled (raise_if_stopped)."""
 
     def __init__(
         self,
@@ -262,7 +354,7 @@ class RunTracker:
     def phase(self, name: str, done: int, total: int) -> None:
         """Report a phase's progress; a cancel requested meanwhile stops the run here."""
         self._progress(name, done, total, None)
-        self._raise_if_stopped()
+        self.raise_if_stopped()
 
     def training_started(self) -> None:
         self._train_started = time.monotonic()
@@ -277,8 +369,10 @@ class RunTracker:
             if len(self.curve) > MAX_CURVE_POINTS:  # a long run keeps every other point, so every write stays small
                 self.curve, self._stride = self.curve[1::2], self._stride * 2
         if step == 1 or step == total or time.monotonic() - self._last_sync >= SYNC_SECONDS:
-            self.sync()
-        self._raise_if_stopped()
+            try:
+                self.sync()
+            except RunLost:  # not raised here: training stops at the next step, on every process at once
+                self._lost = True
 
     def sync(self) -> None:
         """Write heartbeat and progress; learn whether a cancel was requested."""
@@ -312,7 +406,11 @@ class RunTracker:
             metrics["seconds_per_step"] = round((time.monotonic() - self._train_started) / self.step, 4)
         return metrics
 
-    def _raise_if_stopped(self) -> None:
+    def stop_requested(self) -> bool:
+        """train_lora asks before each step: a cancel was requested, or the run was reaped."""
+        return self._cancelled or self._lost
+
+    def raise_if_stopped(self) -> None:
         if self._lost:
             raise RunLost(f"run #{self.run_id} was marked failed while it ran")
         if self._cancelled:
@@ -327,6 +425,30 @@ class RunTracker:
                 return
             except Exception:  # a database hiccup: the next beat retries
                 log.warning("heartbeat for run %d failed", self.run_id, exc_info=True)
+
+
+class QuietTracker(RunTracker):
+    """The tracker of every process but the main one in a launch: it follows the steps and writes nothing (no
+    heartbeat, no progress, no ending); the main process's tracker records the run, and its cancel reaches this
+    process through train_lora's agreement before each step."""
+
+    def __init__(self, db: Database, run_id: int, worker_id: str) -> None:
+        super().__init__(db, run_id, worker_id, None)
+
+    def __enter__(self) -> RunTracker:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        pass
+
+    def sync(self) -> None:
+        pass
+
+    def finish_succeeded(self, session: Session, message: str, metrics: dict[str, Any]) -> None:
+        pass
+
+    def end(self, status: str, error: str) -> None:
+        pass
 
 
 def build_dataset(settings: Settings, db: Database) -> Dataset:

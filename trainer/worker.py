@@ -15,7 +15,10 @@ log = logging.getLogger(__name__)
 
 class Worker:
     """Runs queued training runs. Several workers (processes, machines) may share one database: a claim is
-    atomic, and runs whose worker died are failed by whichever worker looks next (reap_stale)."""
+    atomic, and runs whose worker died are failed by whichever worker looks next (reap_stale).
+
+    Under `accelerate launch` (one worker, several processes) every process runs this loop: the main process
+    claims and reports, and every process trains the run it claimed."""
 
     def __init__(
         self,
@@ -34,31 +37,50 @@ class Worker:
 
         on_finished hears of every ending, including runs reaped here after another worker died.
         """
-        from trainer.pipeline import execute_run  # torch loads only when there is something to train
+        from trainer.distributed import accelerator_for, on_main
+        from trainer.pipeline import execute_run
+        from trainer.runs import RunCancelled, RunLost
 
+        accelerator = accelerator_for(self.settings.device)
+        run_id = on_main(accelerator, self._reap_and_claim)
+        if run_id is None:
+            return None
+        try:
+            execute_run(self.settings, self.db, run_id, worker_id=self.worker_id)
+        except (RunCancelled, RunLost):  # recorded on the run; every process of a launch stopped at the same step
+            log.info("run %d was cancelled or lost", run_id)
+        except Exception:  # recorded on the run as failed
+            log.exception("run %d did not succeed", run_id)
+            if accelerator.num_processes > 1:
+                raise  # the launch ends (see run_forever)
+        return on_main(accelerator, lambda: self._announce(run_id))
+
+    def _reap_and_claim(self) -> int | None:
         with self.db.session() as session:
             reaped = reap_stale(session, self.settings.worker_heartbeat_timeout_s)
         for stale in reaped:
             log.warning("run %d failed: its worker stopped sending heartbeats", stale)
             self._announce(stale)
         run_id = claim_next(self.db, self.worker_id)
-        if run_id is None:
-            return None
-        log.info("worker %s claimed run %d", self.worker_id, run_id)
-        try:
-            execute_run(self.settings, self.db, run_id, worker_id=self.worker_id)
-        except Exception:  # recorded on the run (failed, cancelled, or reaped); the worker carries on
-            log.exception("run %d did not succeed", run_id)
-        return self._announce(run_id)
+        if run_id is not None:
+            log.info("worker %s claimed run %d", self.worker_id, run_id)
+        return run_id
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 2.0) -> None:
         """Work until `stop` is set; it is checked between runs (a run in progress finishes first)."""
+        from trainer.distributed import accelerator_for, on_main
+
+        accelerator = accelerator_for(self.settings.device)  # a launch's processes stop together
         log.info("worker %s started", self.worker_id)
-        while not stop.is_set():
+        while not on_main(accelerator, stop.is_set):
             try:
                 summary = self.run_once()
             except Exception:  # e.g. the database is briefly unreachable: wait, then try again
                 log.exception("worker %s: could not check the queue", self.worker_id)
+                if accelerator.num_processes > 1:
+                    # Another process of the launch may be waiting in a collective this one left: end them all
+                    # (torchrun stops every process when one fails); the supervisor starts a fresh launch.
+                    raise
                 summary = None
             if summary is None:
                 stop.wait(poll_seconds)

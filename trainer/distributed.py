@@ -56,7 +56,7 @@ def on_main(accelerator: Accelerator, work: Callable[[], T]) -> T:
     if accelerator.is_main_process:
         try:
             shared = [work(), None]
-        except BaseException as error:  # noqa: BLE001 - handed to every rank, then raised here too
+        except BaseException as error:  # handed to every rank, then raised here too
             shared = [None, error if _picklable(error) else RuntimeError(f"{type(error).__name__}: {error}")]
             broadcast_object_list(shared)
             raise
@@ -70,6 +70,6 @@ def on_main(accelerator: Accelerator, work: Callable[[], T]) -> T:
 def _picklable(error: BaseException) -> bool:
     try:
         pickle.dumps(error)
-    except Exception:  # noqa: BLE001 - any failure means: send a plain description instead
+    except Exception:  # any failure: send a plain description instead
         return False
     return True

@@ -311,7 +311,7 @@ def train_lora(
     should_stop: Callable[[], bool] | None = None,
     accelerator: Accelerator | None = None,
 ) -> TrainedAdapter:
-    """Train a LoRA adapter on (messages, weight) chats; returns the adapted model and its metrics.
+    """Train a LoRA adapter on (messages, weight) chats; returns it with its metrics, ready to score and save.
 
     With several processes every rank calls this with the same chats and config: they pack identically (same
     seed) and each trains its share of every step. should_stop is asked on every rank before each step; if any
@@ -465,7 +465,7 @@ class TrainedAdapter:
         if is_sharded(self.accelerator):
             return None
         digest = hashlib.sha256()
-        for name, weight in sorted(self.model.named_parameters()):
+        for name, weight in sorted(self.model.named_parameters(), key=lambda named: named[0]):
             if "lora_" in name:
                 digest.update(weight.detach().float().cpu().numpy().tobytes())
         return digest.hexdigest()[:16]

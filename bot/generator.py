@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import logging
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,13 +49,13 @@ class LocalGenerator:
         if self._device.type == "cpu" and self._config.quantize_cpu:
             model = _quantize_int8(model)
         self._model = model
+        self._prefix = PrefixCache()
         self._stop_ids = {
             i
             for i in (self._tokenizer.eos_token_id, self._tokenizer.convert_tokens_to_ids("<|im_end|>"))
             if isinstance(i, int) and i >= 0
         }
 
-    @torch.inference_mode()
     def generate(self, messages: list[dict[str, str]]) -> str:
         prompt = self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         prompt_ids: list[int] = self._tokenizer(prompt, add_special_tokens=False)["input_ids"]
@@ -63,6 +65,7 @@ class LocalGenerator:
         text = str(self._tokenizer.decode(produced[:-REPEAT_NGRAM], skip_special_tokens=True)).strip()
         return _last_full_sentence(text)
 
+    @torch.inference_mode()
     def _decode(self, prompt_ids: list[int]) -> tuple[list[int], bool]:
         """Greedy decoding with prompt-lookup drafts: answers mostly copy the context, so the tokens that
         followed the last few generated ones in the prompt are proposed as a draft and checked in one
@@ -73,8 +76,12 @@ class LocalGenerator:
         Invariant: the KV cache holds every token except `token`, the next one to emit.
         """
         limit = self._config.max_new_tokens
-        out = self._model(input_ids=self._tensor(prompt_ids), use_cache=True, logits_to_keep=1)
+        reused, cache = self._prefix.take(prompt_ids)
+        out = self._model(
+            input_ids=self._tensor(prompt_ids[reused:]), past_key_values=cache, use_cache=True, logits_to_keep=1
+        )
         cache, token = out.past_key_values, int(out.logits[0, -1].argmax())
+        self._prefix.keep(prompt_ids, cache)
         produced: list[int] = []
         while token not in self._stop_ids and len(produced) < limit:
             produced.append(token)
@@ -102,6 +109,43 @@ class LocalGenerator:
 
     def _tensor(self, ids: list[int]) -> torch.Tensor:
         return torch.tensor([ids], device=self._device)
+
+
+class PrefixCache:
+    """The KV cache of the last prompt, so the next prompt prefills only what differs from it.
+
+    Every prompt starts with the same chat template and system prompt, and questions on one topic often
+    share their first context passages: those tokens' keys and values are reused instead of recomputed.
+    Prefill is the larger part of an answer's time on a CPU (about 2.4 ms per prompt token on 2 cores).
+    """
+
+    def __init__(self) -> None:
+        self._ids: list[int] = []
+        self._cache: Any = None
+        self._lock = threading.Lock()  # Bolt runs listeners on a thread pool: answers can overlap
+
+    def take(self, ids: list[int]) -> tuple[int, Any]:
+        """(how many leading tokens of `ids` the returned cache holds, the cache or None). At least one
+        token is always left to prefill: its logits give the first answer token."""
+        with self._lock:
+            cache, self._cache = self._cache, None
+            if cache is None:
+                return 0, None
+            shared = 0
+            for kept, new in zip(self._ids, ids[:-1], strict=False):
+                if kept != new:
+                    break
+                shared += 1
+            if shared == 0:
+                return 0, None
+            if shared < cache.get_seq_length():
+                cache.crop(shared - cache.get_seq_length())  # crop() takes how many tokens to remove
+            return shared, cache
+
+    def keep(self, ids: list[int], cache: Any) -> None:
+        """Remember a prompt's cache right after its prefill (a copy: decoding goes on appending to it)."""
+        with self._lock:
+            self._ids, self._cache = list(ids), copy.deepcopy(cache)
 
 
 DRAFT_TOKENS = 8  # per verification pass; measured in BENCHMARKS.md (ask latency)

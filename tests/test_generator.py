@@ -71,3 +71,32 @@ def test_when_decoding_with_drafts_then_the_answer_equals_plain_greedy_decoding(
         stop = next((i for i, t in enumerate(plain) if t in generator._stop_ids), len(plain))
         expected = plain[:stop]
         assert produced == (expected[: len(produced)] if looped else expected)
+
+
+def test_when_prompts_share_a_prefix_then_only_the_rest_is_prefilled(tiny_settings) -> None:
+    from bot.generator import LocalGenerator
+
+    generator = LocalGenerator(tiny_settings, tiny_settings.base_model, None, "base")
+    tokenizer, model = generator._tokenizer, generator._model
+    fed: list[int] = []
+    forward = model.forward
+
+    def counting_forward(*args, **kwargs):  # type: ignore[no-untyped-def]
+        fed.append(kwargs["input_ids"].shape[1])
+        return forward(*args, **kwargs)
+
+    model.forward = counting_forward
+    first = tokenizer("Context: vacation is 28 days. Question: how many days?", add_special_tokens=False)["input_ids"]
+    second = tokenizer("Context: vacation is 28 days. Question: who approves?", add_special_tokens=False)["input_ids"]
+    shared = next(i for i, (a, b) in enumerate(zip(first, second, strict=False)) if a != b)
+
+    generator._decode(first)
+    fresh_answer, _ = LocalGenerator(tiny_settings, tiny_settings.base_model, None, "base")._decode(second)
+    fed.clear()
+    answer, _ = generator._decode(second)
+
+    assert fed[0] == len(second) - shared  # the shared tokens' keys and values came from the cache
+    assert answer == fresh_answer
+    fed.clear()
+    generator._decode(second)  # the same prompt again: all but its last token reused
+    assert fed[0] == 1

@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ftbot.retrieval import _ANSWER_TYPES, Hit, RetrievalIndex, _answers_kind, _stem, _terms, split_units
+from ftbot.retrieval import (
+    _ANSWER_TYPES,
+    Hit,
+    RecordUnits,
+    RetrievalIndex,
+    _answers_kind,
+    _stem,
+    _terms,
+    qa_question,
+    split_units,
+)
 
 TRAVEL = (
     "Travel > Hotels\nHotels are capped at EUR 150 per night. In London, Paris and Zurich the cap is EUR 220 per "
@@ -109,3 +119,31 @@ def test_when_a_question_asks_for_a_kind_of_value_then_units_holding_one_are_rec
 ) -> None:
     wanted = [value for asks, value in _ANSWER_TYPES if asks.search(question.lower())]
     assert _answers_kind(wanted, unit) == (1.0 if holds else 0.0)
+
+
+def test_when_a_qa_pair_is_ranked_then_its_question_alone_can_match(embedder) -> None:
+    pair = "Q: How many vacation days do I get?\nA: Full-time employees get 28 vacation days per calendar year."
+    question = "how much annual leave is there for full-timers?"
+    index = RetrievalIndex(embedder, [1], [pair], ["qa"], ["faq.csv row 1"], embedder.embed([pair]))
+    units = index.units(Hit(1, 1.0, pair, "faq.csv row 1", "qa"))
+    query = embedder.embed([question])[0]
+
+    assert units.question_vector is not None
+    alone = float(units.question_vector @ query)
+    whole = float(units.vectors[0] @ query)
+    assert alone > whole  # a paraphrase is closer to the question than to question and answer together
+    assert units.similarities(query)[0] == pytest.approx(alone)
+    assert RecordUnits(units.texts, units.vectors).similarities(query)[0] == pytest.approx(whole)
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("Q: How many vacation days do I get?\nA: 28.", "How many vacation days do I get?"),
+        ("Q: Two lines\nof question?\nA: Yes.", "Two lines\nof question?"),
+        ("Customer: Where is my refund?\nAgent: On its way.", None),
+        ("Q: \nA: empty question", None),
+    ],
+)
+def test_when_a_record_is_a_qa_pair_then_its_question_is_found(text: str, question: str | None) -> None:
+    assert qa_question(text) == question

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -61,9 +62,9 @@ class LocalGenerator:
         prompt_ids: list[int] = self._tokenizer(prompt, add_special_tokens=False)["input_ids"]
         produced, looped = self._decode(prompt_ids)
         if not looped:
-            return str(self._tokenizer.decode(produced, skip_special_tokens=True)).strip()
+            return without_repeated_sentences(str(self._tokenizer.decode(produced, skip_special_tokens=True)))
         text = str(self._tokenizer.decode(produced[:-REPEAT_NGRAM], skip_special_tokens=True)).strip()
-        return _last_full_sentence(text)
+        return without_repeated_sentences(_last_full_sentence(text))
 
     @torch.inference_mode()
     def _decode(self, prompt_ids: list[int]) -> tuple[list[int], bool]:
@@ -176,6 +177,24 @@ def _repeats(tokens: list[int], n: int = REPEAT_NGRAM) -> bool:
         return False
     tail = tokens[-n:]
     return any(tokens[i : i + n] == tail for i in range(len(tokens) - 2 * n + 1))
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def without_repeated_sentences(text: str) -> str:
+    """The answer up to the first sentence it says a second time: a loop of short sentences ("I don't know.
+    I don't know. I don't know.") ends before the token n-gram guard can see it, and a model server has no
+    guard at all. Both backends' answers pass through this."""
+    kept: list[str] = []
+    seen: set[str] = set()
+    for sentence in _SENTENCE_END.split(text.strip()):
+        key = " ".join(sentence.lower().split())
+        if key in seen:
+            break
+        seen.add(key)
+        kept.append(sentence)
+    return " ".join(kept)
 
 
 def _last_full_sentence(text: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from bot.generator import without_repeated_sentences
 from ftbot.config import ServingConfig, Settings
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,10 @@ class OpenAIGenerator:
             response = self._post("chat/completions", body)
         payload = self._json(response, f"answering with {self.model}")
         try:
-            return str(payload["choices"][0]["message"]["content"] or "").strip()
+            text = str(payload["choices"][0]["message"]["content"] or "")
         except (KeyError, IndexError, TypeError):
             raise ServingError(f"the model server at {self._url} sent a chat completion without a message") from None
+        return without_repeated_sentences(text)
 
     def _ensure_served(self) -> None:
         served = self._served_models()

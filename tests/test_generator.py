@@ -100,3 +100,22 @@ def test_when_prompts_share_a_prefix_then_only_the_rest_is_prefilled(tiny_settin
     fed.clear()
     generator._decode(second)  # the same prompt again: all but its last token reused
     assert fed[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("I don't know. I don't know. I don't know.", "I don't know."),
+        (
+            "Hotels are capped at EUR 150. In London EUR 220. Hotels are capped at EUR 150.",
+            "Hotels are capped at EUR 150. In London EUR 220.",
+        ),
+        ("Report it in #it-helpdesk. Then call IT!", "Report it in #it-helpdesk. Then call IT!"),
+        ("Yes. yes.  Yes.", "Yes."),
+        ("", ""),
+    ],
+)
+def test_when_an_answer_repeats_a_sentence_then_it_ends_before_the_repeat(text: str, kept: str) -> None:
+    from bot.generator import without_repeated_sentences
+
+    assert without_repeated_sentences(text) == kept

@@ -62,8 +62,11 @@ def main() -> None:
         tokens.append(len(tokenizer(result.answer, add_special_tokens=False)["input_ids"]))
 
     # Baseline: the same prompts through generate() with SDPA attention and the adapter merged the same way.
+    # Ours keeps its prefix cache here too (each prompt reuses the previous one's shared start), as it does
+    # when serving; generate() recomputes every prompt from scratch.
     model = answerer.generator._model  # type: ignore[attr-defined]
-    sdpa = load_base_model(settings.base_model, settings.cache_dir, torch.device("cpu"), attention="sdpa")
+    base_model = answerer.generator.base_model  # type: ignore[attr-defined]  # the version's, not today's setting
+    sdpa = load_base_model(base_model, settings.cache_dir, torch.device("cpu"), attention="sdpa")
     sdpa.load_state_dict(model.state_dict())
     sdpa.eval()
     ours_ms, base_ms = [], []

@@ -21,12 +21,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from bot.local_http import BackgroundServer, RoutingHandler, serve_until_interrupted
 from ftbot.llm import load_model_and_tokenizer, pick_device
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ class LoraEngine:
         return self._peft.generate(input_ids=ids, **options)
 
 
-class OpenAIStandIn:
+class OpenAIStandIn(BackgroundServer):
     """A running stand-in: construct it and it serves on `host` (port 0 picks a free port) until `close()`."""
 
     def __init__(
@@ -164,23 +165,9 @@ class OpenAIStandIn:
     ) -> None:
         self.engine, self.served_model_name, self.api_key = engine, served_model_name, api_key
         self.requests: list[RecordedRequest] = []
-        self._http = _StandInHTTPServer((host, port), self)
-        self.url = f"http://{host}:{self._http.server_address[1]}/v1"
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, name="openai-standin", daemon=True
-        )
-        self._thread.start()
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> OpenAIStandIn:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        http = _StandInHTTPServer((host, port), self)
+        self.url = f"http://{host}:{http.server_address[1]}/v1"
+        self._serve_in_background(http, "openai-standin")
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         """The requests to one route, e.g. "/v1/chat/completions", oldest first."""
@@ -258,17 +245,8 @@ class _StandInHTTPServer(ThreadingHTTPServer):
         self.standin = standin
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(RoutingHandler):
     server: _StandInHTTPServer
-
-    def do_GET(self) -> None:
-        self._route("GET")
-
-    def do_POST(self) -> None:
-        self._route("POST")
-
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("http: " + format, *args)  # the default writes every request to stderr
 
     def _route(self, verb: str) -> None:
         standin, path = self.server.standin, self.path.split("?", 1)[0]
@@ -349,12 +327,7 @@ def main(argv: list[str] | None = None) -> None:
     standin = OpenAIStandIn(engine, served_model_name=name, api_key=args.api_key, host=args.host, port=args.port)
     print(f"OpenAI-compatible API: {standin.url}  (FTBOT_SERVING__URL)")
     print(f"Base model served as:  {name}")
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        standin.close()
+    serve_until_interrupted(standin)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import threading
 
+from bot.local_http import serve_until_interrupted
 from bot.slack_standin.server import SlackStandIn
 
 
@@ -26,12 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Request URL:     {standin.request_url or '(none yet: pass --request-url)'}")
     print(f"Bot token:       {standin.bot_token}")
     print(f"Signing secret:  {standin.signing_secret}")
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        standin.close()
+    serve_until_interrupted(standin)
 
 
 if __name__ == "__main__":

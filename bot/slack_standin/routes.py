@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
+from bot.local_http import RoutingHandler
 from bot.slack_standin import ui
 from bot.slack_standin.http_bodies import bearer_token, request_args, upload_bytes
 from bot.slack_standin.model import JSON, SlackError
@@ -30,17 +31,8 @@ class StandInHTTPServer(ThreadingHTTPServer):
         self.standin: SlackStandIn | None = None
 
 
-class StandInHandler(BaseHTTPRequestHandler):
+class StandInHandler(RoutingHandler):
     server: StandInHTTPServer
-
-    def do_GET(self) -> None:
-        self._route("GET")
-
-    def do_POST(self) -> None:
-        self._route("POST")
-
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("http: " + format, *args)  # the default writes every request to stderr
 
     def _route(self, verb: str) -> None:
         try:

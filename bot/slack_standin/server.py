@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from bot.local_http import BackgroundServer
 from bot.slack_standin import payloads
 from bot.slack_standin.delivery import Deliverer, Delivery
 from bot.slack_standin.model import JSON, Channel, Ephemeral, File, Identity, SlackError, User
@@ -38,7 +38,7 @@ class ActionResult:
         return self.deliveries[-1].response_json() if self.deliveries else {}
 
 
-class SlackStandIn:
+class SlackStandIn(BackgroundServer):
     """A running stand-in: construct it and it serves on 127.0.0.1 (port 0 picks a free port) until `close()`."""
 
     def __init__(
@@ -52,8 +52,8 @@ class SlackStandIn:
         seed: bool = True,
         delivery_timeout: float = 3.0,
     ) -> None:
-        self._http = StandInHTTPServer(("127.0.0.1", port))
-        self.base_url = f"http://127.0.0.1:{self._http.server_address[1]}/"
+        http = StandInHTTPServer(("127.0.0.1", port))
+        self.base_url = f"http://127.0.0.1:{http.server_address[1]}/"
         self.bot_token = bot_token
         self.signing_secret = signing_secret
         self.workspace = Workspace(identity or Identity(), self.base_url)
@@ -62,26 +62,10 @@ class SlackStandIn:
         self.response_urls = ResponseUrls(self.workspace)
         if seed:
             seed_demo_workspace(self.workspace)
-        self._http.standin = self  # set last: the handler only runs once serve_forever starts below
-        # A short poll interval makes close() quick: shutdown() waits for the serve loop to look up.
-        serve = {"poll_interval": 0.05}
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, kwargs=serve, name="slack-standin", daemon=True
-        )
-        self._thread.start()
+        http.standin = self  # set last: the handler only runs once serving starts below
+        self._serve_in_background(http, "slack-standin")
 
-    # --- lifecycle and addresses ------------------------------------------------------------------------
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> SlackStandIn:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    # --- addresses ------------------------------------------------------------------------------------------
 
     @property
     def api_url(self) -> str:

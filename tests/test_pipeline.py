@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from connectors.ingest import Ingestor
 from ftbot.storage.models import ModelVersion, TrainingExample, TrainingRun
 from trainer import pipeline
-from trainer.dataset import OFF_TOPIC_QUESTIONS, stable_split
+from trainer.dataset import OFF_TOPIC_QUESTIONS, REFUSAL_SHARE, stable_split
 from trainer.pipeline import build_dataset, run_training
 from trainer.registry import active_version, should_promote
 
@@ -48,7 +48,7 @@ def test_when_dataset_is_built_then_every_kind_of_record_becomes_grounded_exampl
     # A few records: refusals are kept to a small share (at least 2), never all twelve.
     refusals = sum(e.origin == "refusal" for e in dataset.examples)
     grounded = len(dataset.examples) - refusals
-    assert refusals == min(len(OFF_TOPIC_QUESTIONS), max(2, grounded // 10))
+    assert refusals == min(len(OFF_TOPIC_QUESTIONS), max(2, grounded // REFUSAL_SHARE))
 
 
 def test_when_dataset_is_built_twice_then_it_has_the_same_hash(tiny_settings, ingested) -> None:

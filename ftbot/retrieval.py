@@ -191,15 +191,22 @@ class RetrievalIndex:
         kinds: list[str],
         citations: list[str],
         matrix: np.ndarray,
+        *,
+        match_questions: bool = True,
     ) -> None:
         self.embedder = embedder
         self._ids, self._texts, self._kinds, self._citations, self._matrix = record_ids, texts, kinds, citations, matrix
         self._units: dict[int, RecordUnits] = {}  # record id → its units and their vectors
         self._queries: dict[str, np.ndarray] = {}
         self._idf = _inverse_document_frequencies(texts)
+        # Whether a Q&A pair may also match by its question alone (RecordUnits.similarities). Answering: yes.
+        # Building training contexts: no. There a pair's own question matches it exactly, which would put the
+        # pair first in every Q&A example's context; models trained on that copied the pair's question when
+        # asked a paraphrase ("Where do I report a lost laptop?" → "I lost my laptop. What should I do?").
+        self.match_questions = match_questions
 
     @classmethod
-    def from_database(cls, session: Session, embedder: Embedder) -> RetrievalIndex:
+    def from_database(cls, session: Session, embedder: Embedder, *, match_questions: bool = True) -> RetrievalIndex:
         rows = session.execute(
             select(
                 Record.id,
@@ -232,6 +239,7 @@ class RetrievalIndex:
             [row.kind for row in rows],
             citations,
             matrix,
+            match_questions=match_questions,
         )
 
     def __len__(self) -> int:
@@ -267,7 +275,7 @@ class RetrievalIndex:
         """A record's units and their embeddings, computed once per record and kept."""
         if hit.record_id not in self._units:
             units = split_units(hit.text, hit.kind)
-            question = qa_question(hit.text) if hit.kind == "qa" else None
+            question = qa_question(hit.text) if hit.kind == "qa" and self.match_questions else None
             vectors = self.embedder.embed(units + ([question] if question else []))  # one batch
             self._units[hit.record_id] = RecordUnits(
                 units, vectors[: len(units)], vectors[len(units)] if question else None

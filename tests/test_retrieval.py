@@ -136,6 +136,14 @@ def test_when_a_qa_pair_is_ranked_then_its_question_alone_can_match(embedder) ->
     assert RecordUnits(units.texts, units.vectors).similarities(query)[0] == pytest.approx(whole)
 
 
+def test_when_training_contexts_are_built_then_qa_pairs_match_as_a_whole_only(embedder) -> None:
+    pair = "Q: How many vacation days do I get?\nA: Full-time employees get 28 vacation days per calendar year."
+    index = RetrievalIndex(
+        embedder, [1], [pair], ["qa"], ["faq.csv row 1"], embedder.embed([pair]), match_questions=False
+    )
+    assert index.units(Hit(1, 1.0, pair, "faq.csv row 1", "qa")).question_vector is None
+
+
 @pytest.mark.parametrize(
     ("text", "question"),
     [

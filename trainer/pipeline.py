@@ -458,7 +458,7 @@ def build_dataset(settings: Settings, db: Database) -> Dataset:
     with db.session() as session:
         embed_missing(session, embedder)  # records stored without embeddings: admins' corrections
     with db.session() as session:
-        index = RetrievalIndex.from_database(session, embedder)
+        index = RetrievalIndex.from_database(session, embedder, match_questions=False)  # see match_questions
         builder = DatasetBuilder(
             index,
             top_k=settings.retrieval.top_k,

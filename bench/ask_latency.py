@@ -65,8 +65,8 @@ def main() -> None:
     # Ours keeps its prefix cache here too (each prompt reuses the previous one's shared start), as it does
     # when serving; generate() recomputes every prompt from scratch.
     model = answerer.generator._model  # type: ignore[attr-defined]
-    base_model = answerer.generator.base_model  # type: ignore[attr-defined]  # the version's, not today's setting
-    sdpa = load_base_model(base_model, settings.cache_dir, torch.device("cpu"), attention="sdpa")
+    # The version's base model, not today's setting (a GPU-trained version may be on another).
+    sdpa = load_base_model(answerer.generator.base_model, settings.cache_dir, torch.device("cpu"), attention="sdpa")
     sdpa.load_state_dict(model.state_dict())
     sdpa.eval()
     ours_ms, base_ms = [], []

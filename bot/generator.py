@@ -21,6 +21,7 @@ class Generator(Protocol):
     """A model backend: chat messages in, the assistant's reply out."""
 
     version: str
+    base_model: str  # the model the version was trained on
 
     def generate(self, messages: list[dict[str, str]]) -> str: ...
 

@@ -38,7 +38,7 @@ class OpenAIGenerator:
         """`base_model` is the version's (the model the server must serve); `adapter_path` None: the base model."""
         serving = settings.serving
         assert serving.url is not None  # ServingConfig requires it for this backend
-        self.version, self._base_model = version, base_model
+        self.version, self.base_model = version, base_model
         self._url = serving.url
         self._max_tokens = settings.generation.max_new_tokens
         self._load_request: dict[str, str] | None = None
@@ -96,7 +96,7 @@ class OpenAIGenerator:
         raise ServingError(
             f"the model server at {self._url} refused to load adapter {self.model} of version {self.version} from "
             f"{self._load_request['lora_path']} ({_error_text(response)}). It must serve the base model the "
-            f"version was trained on ({self._base_model}) with --enable-lora and --max-lora-rank at least "
+            f"version was trained on ({self.base_model}) with --enable-lora and --max-lora-rank at least "
             "training.lora_rank, allow runtime loading (VLLM_ALLOW_RUNTIME_LORA_UPDATING=True), and see the "
             "adapters folder there (FTBOT_SERVING__ADAPTER_DIR_ON_SERVER)"
         )

@@ -59,6 +59,14 @@ class RawRecord:
         return "\n".join(f"{labels[m.role]}: {m.content}" for m in self.messages)
 
 
+def qa_question(text: str) -> str | None:
+    """The question of a Q&A record's text as RawRecord.retrieval_text writes it ("Q: …\nA: …"), else None."""
+    question, separator, _ = text.partition("\nA: ")
+    if not separator or not question.startswith("Q: "):
+        return None
+    return question.removeprefix("Q: ").strip() or None
+
+
 @dataclass(frozen=True)
 class Skipped:
     """A file or record that was not stored, and why. Never holds the raw content."""

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ftbot.config import BUNDLED_EMBEDDING_MODEL
+from ftbot.records import qa_question
 from ftbot.storage.models import Record, Source
 
 
@@ -170,14 +171,6 @@ class RecordUnits:
         if self.question_vector is not None:
             similarities = np.maximum(similarities, float(self.question_vector @ query))
         return similarities
-
-
-def qa_question(text: str) -> str | None:
-    """The question of a Q&A record's text ("Q: …\nA: …", see RawRecord.retrieval_text), else None."""
-    question, separator, _ = text.partition("\nA: ")
-    if not separator or not question.startswith("Q: "):
-        return None
-    return question.removeprefix("Q: ").strip() or None
 
 
 class RetrievalIndex:

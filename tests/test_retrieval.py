@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ftbot.records import qa_question
 from ftbot.retrieval import (
     _ANSWER_TYPES,
     Hit,
@@ -13,7 +14,6 @@ from ftbot.retrieval import (
     _answers_kind,
     _stem,
     _terms,
-    qa_question,
     split_units,
 )
 

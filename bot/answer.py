@@ -32,6 +32,7 @@ class AnswerResult:
     model_version: str = BASE_VERSION
     latency_ms: float = 0.0
     answer_id: int | None = None
+    contexts: list[str] = field(default_factory=list)  # the passages the model read, in prompt order
 
 
 class Answerer:
@@ -46,6 +47,7 @@ class Answerer:
         use_retrieval: bool = True,
         anonymizer: Anonymizer | None = None,
         store: bool = True,
+        generator: Generator | None = None,
     ) -> None:
         self.settings, self.db = settings, db
         self.use_adapter, self.use_retrieval, self.store = use_adapter, use_retrieval, store
@@ -56,7 +58,8 @@ class Answerer:
         self._embedder = Embedder(settings.embedding_model) if use_retrieval else None
         self._records_seen: tuple[int, int] | None = None
         self.index = self._load_index() if use_retrieval else None
-        self.generator: Generator = self._load_generator()
+        # A given generator answers instead of the active version's (the promotion gate scores a candidate).
+        self.generator: Generator = generator or self._load_generator()
 
     def _load_index(self) -> RetrievalIndex:
         assert self._embedder is not None
@@ -106,6 +109,7 @@ class Answerer:
     ) -> AnswerResult:
         started = time.perf_counter()
         hits = self.retrieve(question)
+        contexts: list[str] = []
         if self.use_retrieval and not hits:
             text, sources = DONT_KNOW, []  # nothing relevant: don't let the model guess
         else:
@@ -118,7 +122,7 @@ class Answerer:
         answer_id = None
         if self.store:
             answer_id = self._store(question, text, sources, channel, latency_ms, slack_channel, slack_ts)
-        return AnswerResult(question, text, sources, self.generator.version, latency_ms, answer_id)
+        return AnswerResult(question, text, sources, self.generator.version, latency_ms, answer_id, contexts)
 
     def _store(
         self,

@@ -15,6 +15,7 @@ from ftbot.storage.db import Database
 from ftbot.storage.queries import needs_review
 from trainer import runs
 from trainer.registry import RegistryError, active_version, list_versions, rollback
+from trainer.report import answer_scores
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class FinetuneCommand:
             active = active_version(session)
             review = needs_review(session)
         lines = [f"*Active model:* {active.name if active else 'base (no tuned version yet)'}"]
+        if active is not None and (answers := answer_scores(active.metrics)) is not None:
+            lines.append(f"*Its answers right:* {answers}")
         if pending is not None:
             lines.append(_describe_pending(pending))
         else:
@@ -145,6 +148,8 @@ def _describe_finished(run: runs.RunSummary) -> str:
     if run.status == "succeeded":
         val = run.metrics.get("val_loss")
         outcome = "promoted" if run.promoted else "not promoted (did not beat the active version)"
+        if verdict := run.metrics.get("verdict"):
+            outcome = f"{'promoted' if run.promoted else 'not promoted'}: {verdict}"
         score = f", val loss {val:.3f}" if isinstance(val, float) else ""
         return f"#{run.run_id} succeeded {when}: {run.version}{score}, {outcome}"
     if run.status in ("failed", "cancelled"):

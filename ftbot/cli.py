@@ -461,37 +461,71 @@ def _print_answer(result: AnswerResult, as_json: bool) -> None:
 
 @app.command("eval")
 def evaluate(
-    file: Annotated[Path, typer.Argument(help='JSONL lines of {"question": ..., "expected": ...}')],
-    baseline: Annotated[bool, typer.Option(help="Also score the base model without adapter and retrieval.")] = True,
+    file: Annotated[
+        Path, typer.Argument(help='JSONL lines of {"question", "must": [regex, ...]} or {"question", "expected"}')
+    ],
+    baseline: Annotated[bool, typer.Option(help="Also score the base model, with and without retrieval.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every answer.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object with every score.")] = False,
 ) -> None:
-    """Accuracy of the tuned model with retrieval (and of the plain base model beside it)."""
+    """Accuracy on the same questions and retrieval: the tuned version, the base model with retrieval (no
+    adapter) and the base model alone; and retrieval recall (the key facts were in the context)."""
     with _friendly_errors():
         from trainer.evaluate import read_eval_file
 
         ctx = Context()
         items = list(read_eval_file(file))
-        scores = {"tuned + retrieval": _score(ctx, items, verbose, use_adapter=True, use_retrieval=True)}
+        modes = {"tuned + retrieval": {"use_adapter": True, "use_retrieval": True}}
         if baseline:
-            scores["base, no retrieval"] = _score(ctx, items, verbose, use_adapter=False, use_retrieval=False)
-        for label, (value, version) in scores.items():
-            console.print(f"{label:>20}: {value:6.1%} ({len(items)} questions, model {version})")
+            modes["base + retrieval"] = {"use_adapter": False, "use_retrieval": True}
+            modes["base, no retrieval"] = {"use_adapter": False, "use_retrieval": False}
+        rows = [_score(ctx, items, label, verbose and not as_json, **options) for label, options in modes.items()]
+        if as_json:
+            print(json.dumps({"file": str(file), "questions": len(items), "scores": rows}, indent=2))
+            return
+        title = f"{file.name}: {len(items)} questions"
+        table = Table("", "accuracy", "right", "retrieval recall", "model", title=title)
+        for row in rows:
+            recall = row["retrieval_recall"]
+            table.add_row(
+                row["mode"],
+                f"{row['accuracy']:.1%}",
+                f"{row['right']}/{len(items)}",
+                "-" if recall is None else f"{recall:.1%}",
+                row["model"],
+            )
+        console.print(table)
 
 
-def _score(ctx: Context, items: list, verbose: bool, **options: bool) -> tuple[float, str]:
-    from trainer.evaluate import Graded, accuracy, evaluate
+def _score(ctx: Context, items: list, label: str, verbose: bool, **options: bool) -> dict[str, Any]:
+    from trainer.evaluate import Graded, accuracy, evaluate, retrieval_recall
 
     answerer = _answerer(ctx, store=False, **options)
+
+    def answer(question: str) -> tuple[str, list[str] | None]:
+        result = answerer.answer(question)
+        return result.answer, (result.contexts if options["use_retrieval"] else None)
 
     def show(graded: Graded) -> None:
         if verbose:
             mark = "[green]✓[/green]" if graded.correct else "[red]✗[/red]"
-            expected = f"[dim](expected {graded.item.expected})[/dim]"
-            console.print(f"{mark} {graded.item.question} → {graded.answer} {expected}")
+            found = {None: "", True: " [dim](fact in context)[/dim]", False: " [dim](fact not in context)[/dim]"}
+            console.print(f"{mark} {label}: {graded.item.question} → {graded.answer}{found[graded.fact_in_context]}")
+            console.print(f"   [dim]key facts: {graded.item.key_facts}[/dim]")
 
-    with console.status(f"evaluating {answerer.generator.version}..."):
-        graded = evaluate(items, lambda q: answerer.answer(q).answer, show)
-    return accuracy(graded), answerer.generator.version
+    with console.status(f"evaluating {label} ({answerer.generator.version})..."):
+        graded = evaluate(items, answer, show)
+    return {
+        "mode": label,
+        "model": answerer.generator.version,
+        "accuracy": accuracy(graded),
+        "right": sum(g.correct for g in graded),
+        "retrieval_recall": retrieval_recall(graded),
+        "answers": [
+            {"question": g.item.question, "answer": g.answer, "correct": g.correct, "in_context": g.fact_in_context}
+            for g in graded
+        ],
+    }
 
 
 @app.command()
@@ -532,19 +566,28 @@ def models() -> None:
         from trainer.registry import list_versions
 
         ctx = Context()
-        table = Table("version", "active", "val loss", "examples", "created", "dataset")
+        table = Table("version", "active", "answers right", "val loss", "examples", "created", "dataset")
         with ctx.db.session() as s:
             for v in list_versions(s):
                 loss = v.metrics.get("val_loss")
+                answers = v.metrics.get("answers") or {}
                 table.add_row(
                     v.name,
                     "●" if v.is_active else "",
+                    _answers_cell(answers),
                     f"{loss:.4f}" if loss is not None else "-",
                     str(v.metrics.get("train_examples", "-")),
                     f"{v.created_at:%Y-%m-%d %H:%M}",
                     v.dataset_hash[:12],
                 )
         console.print(table)
+
+
+def _answers_cell(answers: dict[str, Any]) -> str:
+    """The gate's scores: the version's, then base+retrieval's ("78% (base 61%, 40 q)")."""
+    if not answers.get("questions"):
+        return "-"
+    return f"{answers['candidate']:.0%} (base {answers['base']:.0%}, {answers['questions']} q)"
 
 
 @app.command()

@@ -69,8 +69,15 @@ class TrainingConfig(BaseModel):
     warmup_steps: int = Field(5, ge=0)
     weight_decay: float = Field(0.0, ge=0)
     seed: int = 17
-    # Promote only when validation loss improves on the active version by at least this much.
+    # Promote only when validation loss improves on the active version by at least this much (it decides
+    # only where answers tie with the active version's, or when there are no held-out questions).
     promotion_margin: float = Field(0.0, ge=0)
+    # The gate on answers (trainer/gate.py): up to gate_questions held-out examples, plus every question of
+    # eval_file (JSONL, as `ftbot eval` reads), answered by the candidate, the active version and the base model
+    # with the same retrieval. The candidate must be at least as accurate as both, within answer_tolerance.
+    gate_questions: int = Field(40, ge=0)
+    eval_file: Path | None = None
+    answer_tolerance: float = Field(0.0, ge=0, le=1)
     # Feedback from Slack: answers voted 👍 and admins' corrections are trained on with these weights.
     upvoted_weight: float = Field(2.0, gt=0)
     correction_weight: float = Field(3.0, gt=0)

@@ -33,6 +33,11 @@ def user_turn(question: str, contexts: Sequence[str]) -> str:
     return f"Context:\n{passages}\n\nQuestion: {question.strip()}"
 
 
+def question_of(user_content: str) -> str:
+    """The question of a user message that user_turn wrote."""
+    return user_content.rpartition("Question: ")[2].strip()
+
+
 def chat_messages(question: str, contexts: Sequence[str], answer: str | None = None) -> list[dict[str, str]]:
     """System, user (context + question) and, for training, the assistant's answer."""
     messages = [

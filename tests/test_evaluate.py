@@ -34,7 +34,7 @@ def test_when_the_eval_file_is_read_then_each_line_is_an_item(tmp_path: Path) ->
     path.write_text('{"question": "q1", "expected": "a"}\n\n{"question": "q2", "expected": "b"}\n')
     items = list(read_eval_file(path))
     assert items == [EvalItem("q1", "a"), EvalItem("q2", "b")]
-    graded = evaluate(items, lambda q: "a" if q == "q1" else "c")
+    graded = evaluate(items, lambda q: ("a" if q == "q1" else "c", None))
     assert accuracy(graded) == 0.5
 
 

@@ -30,6 +30,7 @@ from ftbot.retrieval import Embedder, RetrievalIndex, embed_missing
 from ftbot.storage.db import Database
 from ftbot.storage.models import ModelVersion, TrainingExample, TrainingRun
 from trainer.dataset import Dataset, DatasetBuilder
+from trainer.gate import ActiveModel, AnswerScores, decide, gate_questions, score_answers
 from trainer.registry import active_version, promote, should_promote
 from trainer.runs import (
     CANCELLED,
@@ -193,16 +194,19 @@ def _train(settings: Settings, db: Database, tracker: RunTracker, accelerator: A
         on_main(accelerator, tracker.raise_if_stopped)
         raise RunCancelled(f"run #{run_id} was stopped")  # only if the stop came from elsewhere than the tracker
 
-    # 4. Gate: score the active adapter on this run's validation set, the same rows the candidate saw.
+    # 4. Gate, part one: score the active adapter on this run's validation set, the same rows the candidate saw.
     active_name, active_path, gate = on_main(accelerator, lambda: _gate_plan(db, base_model, tracker))
     active_val_loss = trained.validation_loss_of(active_path) if active_path else None
-    if active_path:
-        on_main(accelerator, lambda: tracker.phase("gate", 1, 1))
 
-    # 5. Save the adapter, then record the version, promote it and end the run in one transaction.
+    # 5. Save the adapter; part two of the gate: the candidate answers held-out questions beside the active
+    # version and the base model with the same retrieval (trainer/gate.py). Then record the version, promote
+    # it if the gate says so and end the run, in one transaction.
     name = f"v{run_id}"  # the run id makes the name unique forever
     adapter_dir = settings.adapters_dir / name
     trained.save(adapter_dir)
+    answers = on_main(accelerator, lambda: _score_answers(settings, db, tracker, dataset, base_model, adapter_dir))
+    loss_says_promote = should_promote(result.val_loss, active_val_loss, config.promotion_margin)
+    verdict = decide(answers, loss_says_promote, config.answer_tolerance)
     metrics = {
         "train_loss": result.train_loss,
         "val_loss": result.val_loss,
@@ -210,6 +214,8 @@ def _train(settings: Settings, db: Database, tracker: RunTracker, accelerator: A
         "active_val_loss": active_val_loss,
         "gate": gate,
         "promotion_margin": config.promotion_margin,
+        "answers": answers.as_metrics() if answers else None,
+        "verdict": verdict.reason,
         "train_examples": result.examples,
         "val_examples": len(dataset.val),
         "skipped_too_long": result.skipped_too_long,
@@ -224,10 +230,9 @@ def _train(settings: Settings, db: Database, tracker: RunTracker, accelerator: A
         "attention": result.attention,
         "gradient_checkpointing": result.gradient_checkpointing,
     }
-    promoted = should_promote(result.val_loss, active_val_loss, config.promotion_margin)
-    version = _NewVersion(name, run_id, base_model, adapter_dir, dataset.hash, metrics, promoted)
+    version = _NewVersion(name, run_id, base_model, adapter_dir, dataset.hash, metrics, verdict.promoted)
     outcome = on_main(accelerator, lambda: _record(db, tracker, version))
-    log.info("run %d finished: version %s, val_loss %s, promoted %s", run_id, name, result.val_loss, promoted)
+    log.info("run %d finished: version %s, val_loss %s: %s", run_id, name, result.val_loss, verdict.reason)
     return outcome
 
 
@@ -239,6 +244,31 @@ def _dataset_for(settings: Settings, db: Database, tracker: RunTracker) -> Datas
     _save_dataset(settings, db, tracker.run_id, dataset)
     tracker.phase("dataset", 1, 1)
     return dataset
+
+
+def _score_answers(
+    settings: Settings, db: Database, tracker: RunTracker, dataset: Dataset, base_model: str, adapter_dir: Path
+) -> AnswerScores | None:
+    """The answer gate's scores, or None when there is nothing held out to ask."""
+    config = settings.training
+    items = gate_questions(dataset, config.eval_file, config.gate_questions)
+    if not items:
+        return None
+    tracker.phase("answers", 0, 1)
+    with db.session() as session:
+        active = active_version(session)
+        current = (
+            ActiveModel(active.name, active.base_model, Path(active.adapter_path))
+            if active and active.adapter_path and Path(active.adapter_path).is_dir()
+            else None
+        )
+    try:
+        scores = score_answers(settings, db, items, base_model, adapter_dir, current)
+    except BaseException:
+        shutil.rmtree(adapter_dir, ignore_errors=True)  # no version row will point at it
+        raise
+    tracker.phase("answers", 1, 1)
+    return scores
 
 
 def _set_base_model(db: Database, run_id: int, base_model: str) -> None:

@@ -52,8 +52,24 @@ def summary_text(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
+def answer_scores(metrics: dict) -> str | None:
+    """The answer gate's scores in one line ("answers right: 78% (v3) vs 61% base+retrieval, 70% active v2 ·
+    40 questions"), or None for a run the gate did not ask."""
+    answers = metrics.get("answers")
+    if not isinstance(answers, dict) or not answers.get("questions"):
+        return None
+    line = f"{answers['candidate']:.0%} vs {answers['base']:.0%} for the base model with retrieval"
+    if answers.get("active") is not None:
+        line += f", {answers['active']:.0%} for `{answers.get('active_version')}`"
+    return f"{line} ({answers['questions']} held-out questions)"
+
+
 def _verdict(summary: RunSummary) -> str:
     m = summary.metrics
+    if (answers := answer_scores(m)) is not None:
+        decision = "yes, it now answers questions" if summary.promoted else "no"
+        loss = _loss(m.get("val_loss"))
+        return f"*Answers right:* {answers}\n*Val loss:* {loss}\n*Promoted:* {decision} ({m.get('verdict')})"
     val, active, active_loss = m.get("val_loss"), m.get("active_version"), m.get("active_val_loss")
     margin = float(m.get("promotion_margin") or 0.0)
     score = f"*Val loss:* {_loss(val)}"

@@ -79,6 +79,11 @@ class TrainingConfig(BaseModel):
     eval_file: Path | None = None
     answer_tolerance: float = Field(0.0, ge=0, le=1)
     # Feedback from Slack: answers voted 👍 and admins' corrections are trained on with these weights.
+    # Reading practice (trainer/questions.py): questions made from document sentences, each answered by its
+    # sentence among retrieved passages; at most document_questions per run, questions_per_sentence each.
+    # Each costs about as much training as a Q&A pair: on 2 CPU cores about 1,000 take half an hour.
+    document_questions: int = Field(1000, ge=0)
+    questions_per_sentence: int = Field(2, ge=0)
     upvoted_weight: float = Field(2.0, gt=0)
     correction_weight: float = Field(3.0, gt=0)
 

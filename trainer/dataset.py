@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ftbot.prompt import DONT_KNOW, chat_messages, fit_contexts
-from ftbot.retrieval import Hit, RetrievalIndex
+from ftbot.retrieval import Hit, RetrievalIndex, split_units
 from ftbot.storage.models import Record
 from ftbot.storage.queries import upvoted
+from trainer.questions import DocumentQuestion, questions_for
 
 Origin = Literal["qa", "document", "chat", "refusal", "feedback"]
 
@@ -91,8 +92,11 @@ class DatasetBuilder:
         seed: int,
         upvoted_weight: float = 2.0,
         correction_weight: float = 3.0,
+        document_questions: int = 0,
+        questions_per_sentence: int = 2,
     ) -> None:
         self.index, self.top_k, self.max_units, self.context_chars = index, top_k, max_units, context_chars
+        self.document_questions, self.questions_per_sentence = document_questions, questions_per_sentence
         self.validation_fraction, self.seed = validation_fraction, seed
         self.upvoted_weight, self.correction_weight = upvoted_weight, correction_weight
         self._rng = random.Random(seed)
@@ -102,6 +106,7 @@ class DatasetBuilder:
         examples: list[Example] = []
         seen_sections: set[str] = set()
         seen_content: set[str] = set()
+        sentence_questions: list[tuple[DocumentQuestion, Record, Any]] = []
         for record in records:
             if record.content_hash in seen_content:
                 continue  # the same record in two files: train on it once
@@ -125,6 +130,9 @@ class DatasetBuilder:
                 question = _section_question(record.title)
                 answer = self._best_unit(question, record)
                 examples.append(self._grounded(question, answer, answer, record, "document", split))
+            if record.kind == "chunk":
+                sentence_questions += [(q, record, split) for q in self._sentence_questions(record)]
+        examples += self._reading_examples(sentence_questions)
         examples += self._upvoted(session)
         # Refusals stay a small share: with a handful of Q&A pairs, twelve of them would teach mostly "I don't know".
         # Off-topic questions rarely reach the model (retrieval's min_score answers them first); at one in ten,
@@ -137,11 +145,41 @@ class DatasetBuilder:
             examples.append(self._refusal(question, "val" if held_out else "train"))
         return Dataset(examples)
 
-    def _contexts(self, question: str, gold: str | None) -> list[str]:
+    def _sentence_questions(self, record: Record) -> list[DocumentQuestion]:
+        """Questions a document chunk's sentences answer, up to questions_per_sentence each (most specific first)."""
+        section = record.title or ""
+        made: list[DocumentQuestion] = []
+        for sentence in split_units(record.text, record.kind):
+            made += questions_for(sentence, section)[: self.questions_per_sentence]
+        return made
+
+    def _reading_examples(self, questions: list[tuple[DocumentQuestion, Record, Any]]) -> list[Example]:
+        """RAFT: each question with its sentence among the passages retrieval finds for it, the sentence at a
+        random place in half of them (so the model learns to find it, not to read the first passage), and
+        the sentence as the answer. At most `document_questions`, drawn evenly over the documents."""
+        if not questions or self.document_questions <= 0:
+            return []
+        order = sorted(
+            range(len(questions)),
+            key=lambda i: hashlib.sha256(f"{self.seed}:{questions[i][0].question}".encode()).hexdigest(),
+        )
+        chosen = sorted(order[: self.document_questions])
+        examples = []
+        for i in chosen:
+            question, record, split = questions[i]
+            contexts = self._contexts(question.question, question.answer, scatter_gold=self._rng.random() < 0.5)
+            messages = chat_messages(question.question, contexts, question.answer)
+            examples.append(Example(messages, "document", split, record.id))
+        return examples
+
+    def _contexts(self, question: str, gold: str | None, *, scatter_gold: bool = False) -> list[str]:
         """The context answering time would build, with the gold unit in it: where retrieval ranked it, or
-        at a random rank when retrieval missed it, so every grounded example is answerable from its prompt."""
+        at a random rank when retrieval missed it (or when `scatter_gold`), so every grounded example is
+        answerable from its prompt."""
         hits = self.index.search(question, k=self.top_k)
         units = [passage.text for passage in self.index.focus(question, hits, self.max_units)]
+        if gold is not None and scatter_gold and gold in units:
+            units.remove(gold)
         if gold is not None and gold not in units:
             units = units[: self.max_units - 1]
             units.insert(self._rng.randrange(len(units) + 1), gold)

@@ -498,6 +498,8 @@ def build_dataset(settings: Settings, db: Database) -> Dataset:
             seed=settings.training.seed,
             upvoted_weight=settings.training.upvoted_weight,
             correction_weight=settings.training.correction_weight,
+            document_questions=settings.training.document_questions,
+            questions_per_sentence=settings.training.questions_per_sentence,
         )
         dataset = builder.build(session)
     log.info("dataset: %d examples in %.1f s", len(dataset.examples), time.perf_counter() - started)

@@ -11,13 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-from langchain_text_splitters import (
-    HTMLHeaderTextSplitter,
-    MarkdownHeaderTextSplitter,
-    RecursiveCharacterTextSplitter,
-)
+from langchain_text_splitters import HTMLHeaderTextSplitter, RecursiveCharacterTextSplitter
 
 from connectors.base import UnreadableFile, decode_text
+from connectors.document_text import markdown_blocks, split_front_matter, unwrap_plain
 from ftbot.records import RawRecord, Skipped
 
 
@@ -69,15 +66,32 @@ def _title_from_name(path: Path) -> str:
 
 
 def _markdown_sections(text: str, default_title: str) -> list[Section]:
-    splitter = MarkdownHeaderTextSplitter([("#", "h1"), ("##", "h2"), ("###", "h3")])
-    return [Section(_heading_title(doc.metadata, default_title), doc.page_content) for doc in splitter.split_text(text)]
+    """Sections of a Markdown page, titled by their heading path (# to ######) below the page's title.
+
+    The page's title is its # heading, else its front matter's title, else the file name's.
+    """
+    front_matter_title, body = split_front_matter(text)
+    blocks = markdown_blocks(body)
+    document_title = front_matter_title or default_title
+    if not any(level == 1 for level, _ in blocks):
+        blocks.insert(0, (0, document_title))
+    return _sections_by_heading(blocks, default_title=document_title)
+
+
+# Inline elements are unwrapped before the splitter reads the page: it emits each element's text as a
+# piece of its own, so "<p>see <a>the form</a>.</p>" would read "see .", then "the form".
+_INLINE_HTML = re.compile(r"</?(?:a|abbr|b|code|em|i|mark|small|span|strong|sub|sup|u)\b[^<>]*>", re.IGNORECASE)
 
 
 def _html_sections(text: str, default_title: str) -> list[Section]:
     splitter = HTMLHeaderTextSplitter([("h1", "h1"), ("h2", "h2"), ("h3", "h3")])
     merged: dict[str, list[str]] = {}  # the splitter yields one piece per element; join them per heading
-    for doc in splitter.split_text(text):
-        merged.setdefault(_heading_title(doc.metadata, default_title), []).append(doc.page_content)
+    for doc in splitter.split_text(_INLINE_HTML.sub("", text)):
+        # Pieces are separated by "  \n"; any other line break is the source's wrapping. A heading's own
+        # piece repeats the section's title.
+        pieces = (" ".join(piece.split()) for piece in doc.page_content.split("  \n"))
+        body = [piece for piece in pieces if piece and piece not in doc.metadata.values()]
+        merged.setdefault(_heading_title(doc.metadata, default_title), []).extend(body)
     return [Section(title, "\n".join(parts)) for title, parts in merged.items()]
 
 
@@ -106,7 +120,7 @@ def _plain_sections(text: str, default_title: str) -> list[Section]:
         sections.append(Section(title, "\n".join(body)))
         title, body = f"{document_title} > {heading.capitalize()}", []
     sections.append(Section(title, "\n".join(body)))
-    return [section for section in sections if section.text.strip()]
+    return [Section(section.title, unwrap_plain(section.text)) for section in sections if section.text.strip()]
 
 
 def _pdf_sections(path: Path, content: bytes) -> list[Section]:

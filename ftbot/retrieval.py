@@ -60,7 +60,21 @@ class Passage:
     citation: str
 
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# Where a document's text splits into units: after a sentence's end (not after "e.g.", "U.S.", "Dr." or
+# "No. 5", nor before a lowercase word), at a blank line, after a line ending in a colon, and before a list
+# item or table row; a Markdown heading line is a unit of its own (its text is the one group). Any other
+# line break is a hard wrap inside a sentence (text stored before ingest unwrapped paragraphs), read as a
+# space: "Employee Express (EEX) for 3\nyears" is one sentence.
+_SENTENCE = re.compile(
+    r"(?<=[.!?])(?<!\b[A-Z]\.)(?<!\b[ei]\.[ge]\.)(?<!\b(?:Dr|Mr|Ms|St|vs)\.)(?<!\bMrs\.)"
+    r"(?:(?<!\bNo\.)|(?!\s+\d))\s+(?![\sa-z])"
+    r"|(?<=[.!?][\"'”’)])\s+(?![\sa-z])"
+    r"|[ \t]*\n[ \t]*\n\s*"
+    r"|(?<=:)[ \t]*\n\s*(?![\sa-z])"
+    r"|[ \t]*\n(?=[ \t]*(?:[-*+•][ \t]|\d{1,3}[.)][ \t]|#{1,6}[ \t]|\|))"
+    r"|^[ \t]*#{1,6}[ \t]+(.*)\n?",
+    re.MULTILINE,
+)
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
     re.findall(
@@ -149,7 +163,7 @@ def split_units(text: str, kind: str) -> list[str]:
     if kind == "chat":  # the agent's messages hold the answers; customers' only restate questions
         return [line.strip() for line in text.split("\n") if line.startswith("Agent:")] or [text]
     title, _, body = text.partition("\n")
-    pieces = [piece.strip(" -*\t") for piece in _SENTENCE.split(body or title)]
+    pieces = [" ".join(piece.split()).strip(" -*") for piece in _SENTENCE.split(body or title) if piece]
     return [piece for piece in pieces if len(piece) >= 15] or [text]
 
 

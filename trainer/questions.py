@@ -36,7 +36,7 @@ _VALUES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(_MONEY), "how much"),
     (re.compile(_DURATION, re.IGNORECASE), "how many {unit}"),
     (re.compile(_DATE), "on what date"),
-    (re.compile(r"#[a-z0-9][\w-]+"), "which Slack channel"),
+    (re.compile(r"(?<![\w/&#])#[a-z0-9][\w-]+"), "which Slack channel"),
     (re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b"), "which e-mail address"),
     (re.compile(rf"\b\d[\d,]*\s+(?!{_TIME_UNITS}\b)([a-z]+s)\b"), "how many {unit}"),
 )
@@ -103,6 +103,8 @@ def is_fact_bearing(sentence: str) -> bool:
     text = sentence.strip()
     if not MIN_SENTENCE_CHARS <= len(text) <= MAX_SENTENCE_CHARS or text.endswith("?"):
         return False
+    if not (text[0].isupper() or text[0].isdigit()) or not text.rstrip(")\"'”’").endswith((".", "!")):
+        return False  # a fragment (a line of a hard-wrapped paragraph, a list item's tail), not a statement
     words = _WORD.findall(text)
     return len(words) >= 6 and sum(word[0].isupper() for word in words) <= len(words) * 0.6
 

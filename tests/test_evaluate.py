@@ -51,3 +51,21 @@ def test_when_the_bundled_eval_set_is_read_then_no_question_is_a_training_questi
     items = list(read_eval_file(examples / "eval.jsonl"))
     assert len(items) >= 40
     assert all(item.question.lower() not in faq for item in items)
+
+
+def test_when_the_18f_question_sets_are_read_then_every_key_fact_is_on_its_page() -> None:
+    """examples/18f: questions on a real handbook (../shared/corpora/18f-handbook), their facts checked against
+    the page they were written from when the corpus is beside the checkout."""
+    import json
+    import re
+
+    sets = Path(__file__).resolve().parent.parent / "examples" / "18f"
+    pages = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "18f-handbook" / "pages"
+    dev, heldout = list(read_eval_file(sets / "dev.jsonl")), list(read_eval_file(sets / "heldout.jsonl"))
+    assert len(dev) + len(heldout) >= 60 and not {i.question for i in dev} & {i.question for i in heldout}
+    if not pages.is_dir():
+        pytest.skip("the 18F handbook is not beside this checkout")
+    for line in (sets / "dev.jsonl").read_text().splitlines() + (sets / "heldout.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        text = " ".join((pages / entry["page"]).read_text(encoding="utf-8").split())
+        assert all(re.search(pattern, text, re.IGNORECASE) for pattern in entry["must"]), entry

@@ -124,7 +124,12 @@ class DatasetBuilder:
                 example = self._first_exchange(record, split)
                 if example:
                     examples.append(example)
-            elif record.kind == "chunk" and " > " in record.title and record.title not in seen_sections:
+            elif (
+                record.kind == "chunk"
+                and not self.document_questions  # reading practice asks its sentences specifically instead
+                and " > " in record.title
+                and record.title not in seen_sections
+            ):
                 # One example per subsection (its first chunk): later chunks would repeat the same question.
                 seen_sections.add(record.title)
                 question = _section_question(record.title)

@@ -30,6 +30,7 @@ from spacy.tokens import Doc
 from thinc.api import NumpyOps
 from threadpoolctl import ThreadpoolController
 
+from connectors.name_words import english_dictionary
 from connectors.recognizers import (
     COMMON_WORDS,
     GermanSocialSecurityRecognizer,
@@ -123,7 +124,7 @@ class Anonymizer:
     ) -> None:
         nlp = load_ner_pipeline(spacy_model)
         analyzer = AnalyzerEngine(
-            registry=build_registry(known_names, tag_pos=pos_tagger(nlp)),
+            registry=build_registry(known_names, tag_pos=pos_tagger(nlp), dictionary=english_dictionary(nlp)),
             nlp_engine=NerNlpEngine(nlp),
             supported_languages=[LANGUAGE],
             default_score_threshold=score_threshold,
@@ -266,10 +267,15 @@ def _phone_e164(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def build_registry(known_names: Iterable[str] = (), tag_pos: Callable[[Doc], Doc] | None = None) -> RecognizerRegistry:
+def build_registry(
+    known_names: Iterable[str] = (),
+    tag_pos: Callable[[Doc], Doc] | None = None,
+    dictionary: frozenset[str] = frozenset(),
+) -> RecognizerRegistry:
     """Only the recognizers we need: every extra one is another pass over every text.
 
     The pattern recognizers run only on texts with a character each of their values has (`OnlyIf`).
+    `dictionary` holds the English words that alone make no name (name_words.english_dictionary).
     """
     digit = r"\d"
     recognizers: list[EntityRecognizer] = [
@@ -284,8 +290,8 @@ def build_registry(known_names: Iterable[str] = (), tag_pos: Callable[[Doc], Doc
         OnlyIf(digit, GermanSocialSecurityRecognizer()),
         OnlyIf(digit, StreetAddressRecognizer()),
         OnlyIf("<@", SlackMentionRecognizer()),
-        SpacyPersonRecognizer(),
-        NameCueRecognizer(),
+        SpacyPersonRecognizer(dictionary, tag_pos),
+        NameCueRecognizer(dictionary),
         KnownNamesRecognizer(known_names, tag_pos),
     ]
     return RecognizerRegistry(recognizers=recognizers, supported_languages=[LANGUAGE])

@@ -9,6 +9,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 from spacy.tokens import Doc
 
+from connectors.name_words import has_name_shape, is_tool_name, reads_as_name
 from connectors.recognizers import (
     GermanSocialSecurityRecognizer,
     GermanTaxIdRecognizer,
@@ -322,3 +323,48 @@ def test_when_pipeline_skipped_pos_tags_then_they_are_made_only_for_everyday_wor
     results = recognizer.analyze(text, ["PERSON"], _untagged(text))
     assert [text[r.start : r.end] for r in results] == expected
     assert bool(calls) is tagged
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["Maria", "Lopez"], True),  # "Lopez" is in no dictionary
+        (["Sally", "Smith"], True),  # both English words, but "Sally" is a given name
+        (["Paid", "Leave"], False),
+        (["Short", "Term", "Disability"], False),
+        (["Senior", "Engineer"], False),
+        (["Mark"], False),  # a given name that is an everyday word needs another word beside it
+        (["Mark", "Bauer"], True),
+    ],
+)
+def test_when_span_words_checked_then_english_phrases_read_as_no_name(words: list[str], expected: bool) -> None:
+    dictionary = frozenset(
+        ["paid", "leave", "short", "term", "disability", "senior", "engineer", "sally", "smith", "mark"]
+    )
+    assert reads_as_name(words, dictionary, frozenset(["mark"])) is expected
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("Anna", True),
+        ("O'Brien", True),
+        ("McAllister", True),
+        ("Kaplan-Moss", True),
+        ("Chris's", True),
+        ("GitHub", False),
+        ("FedRAMP", False),
+        ("TTS", False),
+        ("18F", False),
+        ("anna", False),
+    ],
+)
+def test_when_word_shape_checked_then_only_names_as_written_pass(word: str, expected: bool) -> None:
+    assert has_name_shape(word) is expected
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"), [("Kandji", True), ("Linux", True), ("MacBooks", True), ("Maria", False)]
+)
+def test_when_word_checked_then_well_known_tools_are_tool_names(word: str, expected: bool) -> None:
+    assert is_tool_name(word) is expected

@@ -1,8 +1,10 @@
-"""Warm `ask` latency: p50/p95 over the eval questions, and the decoding path against HF generate().
+"""Warm `ask` latency: p50/p95 over the eval questions, and each reader against a plain baseline.
 
 The Answerer is loaded once (as `ftbot ask -` does); each question then runs the full path: embed, retrieve,
-focus, generate (greedy, up to max_new_tokens), anonymize and store. The baseline generates the same prompts
-with transformers' generate() on the default SDPA attention, in the same run.
+focus, read (the configured reader: select scores the passages, generate decodes greedily up to
+max_new_tokens), anonymize and store. Baselines, in the same run: the same prompts through transformers'
+generate() on the default SDPA attention; and the passages scored one full forward pass each (prompt and
+reply) instead of one prefill and one batch.
 
     .venv/bin/python bench/ask_latency.py --questions 40
 
@@ -39,9 +41,10 @@ def main() -> None:
     import torch
 
     from bot.answer import Answerer
+    from bot.reader import as_reply
     from ftbot.config import load_settings
     from ftbot.llm import load_base_model
-    from ftbot.prompt import chat_messages, fit_contexts
+    from ftbot.prompt import DONT_KNOW, chat_messages, fit_contexts
     from ftbot.storage.db import Database
 
     settings = load_settings()
@@ -89,6 +92,27 @@ def main() -> None:
             )
         base_ms.append((time.perf_counter() - t0) * 1000)
 
+    # Baseline for the selecting reader: each reply scored by its own forward pass over prompt + reply.
+    select_ms, naive_ms = [], []
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    for question in questions[: args.baseline]:
+        hits = answerer.retrieve(question)
+        passages = answerer.index.focus(question, hits, settings.retrieval.max_units) if answerer.index else []
+        contexts = fit_contexts([p.text for p in passages], settings.retrieval.context_chars)
+        messages = chat_messages(question, contexts)
+        replies = [as_reply(context) for context in contexts] + [DONT_KNOW]
+        t0 = time.perf_counter()
+        answerer.generator.score_replies(messages, replies)  # type: ignore[attr-defined]
+        select_ms.append((time.perf_counter() - t0) * 1000)
+        prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for reply in replies:
+                reply_ids = tokenizer(reply, add_special_tokens=False)["input_ids"] + [end]
+                model(input_ids=torch.tensor([prompt_ids + reply_ids]))
+        naive_ms.append((time.perf_counter() - t0) * 1000)
+
     report = {
         "command": f"python bench/ask_latency.py --questions {args.questions} --baseline {args.baseline}",
         "model_version": answerer.generator.version,
@@ -102,6 +126,10 @@ def main() -> None:
         "generate_only_ms_ours_mean": round(statistics.mean(ours_ms)),
         "generate_only_ms_hf_generate_sdpa_mean": round(statistics.mean(base_ms)),
         "speedup_vs_hf_generate": round(statistics.mean(base_ms) / statistics.mean(ours_ms), 2),
+        "reader": settings.generation.reader,
+        "select_only_ms_ours_mean": round(statistics.mean(select_ms)),
+        "select_only_ms_one_pass_per_reply_mean": round(statistics.mean(naive_ms)),
+        "select_speedup": round(statistics.mean(naive_ms) / statistics.mean(select_ms), 2),
     }
     print(json.dumps(report, indent=2))
 

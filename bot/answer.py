@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.generator import Generator, LocalGenerator
+from bot.reader import ReplyScorer, choose_answer
 from connectors.anonymize import Anonymizer
 from ftbot.config import Settings
 from ftbot.prompt import DONT_KNOW, chat_messages, fit_contexts
@@ -60,6 +61,11 @@ class Answerer:
         self.index = self._load_index() if use_retrieval else None
         # A given generator answers instead of the active version's (the promotion gate scores a candidate).
         self.generator: Generator = generator or self._load_generator()
+
+    @property
+    def selects(self) -> bool:
+        """Whether answers are chosen among the context's passages (bot/reader.py) rather than written."""
+        return self.settings.generation.reader == "select" and isinstance(self.generator, ReplyScorer)
 
     def _load_index(self) -> RetrievalIndex:
         assert self._embedder is not None
@@ -115,9 +121,16 @@ class Answerer:
         else:
             passages = self.index.focus(question, hits, self.settings.retrieval.max_units) if self.index else []
             contexts = fit_contexts([p.text for p in passages], self.settings.retrieval.context_chars)
-            text = self.generator.generate(chat_messages(question, contexts)) or DONT_KNOW
             # Sources: the records the kept passages came from, most relevant first.
             sources = list(dict.fromkeys(p.citation for p in passages[: len(contexts)]))
+            if contexts and self.selects:
+                assert isinstance(self.generator, ReplyScorer)
+                choice = choose_answer(self.generator, question, contexts)
+                text = choice.text
+                # The answer's sources are the records of the passages it is; a refusal cites nothing.
+                sources = list(dict.fromkeys(passages[place].citation for place in choice.passages))
+            else:
+                text = self.generator.generate(chat_messages(question, contexts)) or DONT_KNOW
         latency_ms = (time.perf_counter() - started) * 1000
         answer_id = None
         if self.store:

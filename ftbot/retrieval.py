@@ -167,6 +167,19 @@ def split_units(text: str, kind: str) -> list[str]:
     return [piece for piece in pieces if len(piece) >= 15] or [text]
 
 
+def unit_keys(text: str, kind: str, units: list[str]) -> list[str]:
+    """What each unit of a document chunk is embedded as: its section's heading, the unit before it and the
+    unit itself. Alone, a list item or a short sentence has lost what it is about ("Fewer than 3 years: 4
+    hours per pay period", "These channels end with -public."); the question asks about the section. On 50
+    questions about the 18F handbook the answering sentence reached an 8-unit context for 86% of them
+    instead of 80%. The unit itself is what the reader sees; only its key carries the context."""
+    if kind != "chunk":
+        return units
+    heading = text.partition("\n")[0].split(" > ")[-1].strip()
+    keys = [(units[i - 1] + " " + unit) if i else unit for i, unit in enumerate(units)]
+    return [f"{heading}: {key}" for key in keys] if heading else keys
+
+
 @dataclass(frozen=True)
 class RecordUnits:
     """A record's units and their embeddings; a Q&A pair also keeps its question's embedding."""
@@ -283,7 +296,8 @@ class RetrievalIndex:
         if hit.record_id not in self._units:
             units = split_units(hit.text, hit.kind)
             question = qa_question(hit.text) if hit.kind == "qa" and self.match_questions else None
-            vectors = self.embedder.embed(units + ([question] if question else []))  # one batch
+            keys = unit_keys(hit.text, hit.kind, units)
+            vectors = self.embedder.embed(keys + ([question] if question else []))  # one batch
             self._units[hit.record_id] = RecordUnits(
                 units, vectors[: len(units)], vectors[len(units)] if question else None
             )

@@ -98,6 +98,8 @@ class FinetuneCommand:
             run_id = run.id
         if state == "cancelled":
             return f"Cancelled run #{run_id} before it started."
+        if state == "failed":
+            return f"Run #{run_id} had already stopped: its worker process is gone. Marked failed, nothing promoted."
         return f"Cancelling run #{run_id}: it stops after the current step, and nothing is promoted."
 
     def history(self, _: str, __: str) -> str:

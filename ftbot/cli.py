@@ -393,6 +393,8 @@ def cancel() -> None:
         run_id, status_now = state
         if status_now == "cancelled":
             console.print(f"run #{run_id} cancelled before it started")
+        elif status_now == "failed":
+            console.print(f"run #{run_id} had already stopped (its worker process is gone): failed, nothing promoted")
         else:
             console.print(f"run #{run_id} is stopping: it ends after its current step, and nothing is promoted")
 

@@ -236,6 +236,67 @@ def test_when_a_step_is_long_then_the_heartbeat_thread_keeps_the_run_alive_until
             tracker.phase("gate", 0, 1)  # the worker learns it at its next check and writes nothing
 
 
+def _worker_in(process: subprocess.Popen[bytes]) -> str:
+    """A worker id as that process would have made it."""
+    place, _, rest = runs.new_worker_id().partition(":")
+    return f"{place}:{process.pid}:{rest.partition(':')[2]}"
+
+
+@pytest.mark.both_backends
+def test_when_a_worker_process_is_killed_then_any_look_at_the_runs_fails_its_run_at_once(db) -> None:
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    with db.session() as s:
+        run_id = runs.enqueue(s, trigger="cli").id
+    worker_id = _worker_in(process)
+    runs.claim(db, run_id, worker_id)
+    with db.session() as s:
+        assert runs.history(s)[0].status == "running"  # alive: left alone
+    process.kill()  # SIGKILL: no handler runs, no heartbeat stops gracefully
+    try:
+        # A zombie (killed, not yet waited for) is as dead; the kernel takes a moment to deliver the signal.
+        deadline = time.monotonic() + 5
+        while True:
+            with db.session() as s:
+                status = runs.history(s)[0].status
+            if status == "failed" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert status == "failed"
+    finally:
+        process.wait()
+    with db.session() as s:
+        summary = runs.summarize(s, run_id)
+        assert f"worker process {process.pid}" in (summary.error or "") and "gone" in (summary.error or "")
+        assert summary.eta_seconds is None
+        runs.enqueue(s, trigger="cli")  # the queue is free at once, not after the heartbeat timeout
+
+
+@pytest.mark.both_backends
+def test_when_the_dead_run_is_cancelled_then_it_ends_failed_at_once(db) -> None:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    with db.session() as s:
+        run_id = runs.enqueue(s, trigger="cli").id
+    runs.claim(db, run_id, _worker_in(process))
+    with db.session() as s:
+        run = runs.request_cancel(s)
+        assert run is not None and (run.id, run.status) == (run_id, "failed")
+    with db.session() as s:
+        assert runs.pending_run(s) is None
+
+
+@pytest.mark.both_backends
+def test_a_run_on_another_host_is_left_to_the_heartbeat_timeout(db) -> None:
+    with db.session() as s:
+        runs.enqueue(s, trigger="cli")
+    runs.claim_next(db, "elsewhere:999999:abcd1234")  # no such process here, but it ran on another host
+    with db.session() as s:
+        assert runs.history(s)[0].status == "running"
+        assert runs.reap_dead(s) == []
+    assert not runs.worker_process_gone("elsewhere:999999:abcd1234")
+    assert not runs.worker_process_gone(runs.new_worker_id())  # this very process
+
+
 # Runs that train (tiny model) ---------------------------------------------------------------------------------
 
 

@@ -85,15 +85,13 @@ def test_when_a_worker_is_killed_mid_run_then_its_run_fails_the_active_version_s
     finally:
         process.kill()  # SIGKILL: no handler runs, nothing is written
         process.wait(timeout=30)
-    assert _summary(ingested, run_id).status == "running"  # nobody told the database
-
-    time.sleep(0.3)
+    # Nobody told the database, but the process is gone from this host: the first look fails the run,
+    # without waiting for the heartbeat timeout.
+    killed = _summary(ingested, run_id)
+    assert killed.status == "failed" and f"worker process {process.pid}" in (killed.error or "")
     with ingested.session() as s:
-        assert runs.reap_stale(s, timeout_s=0.2) == [run_id]
         assert active_version(s).name == first.version  # type: ignore[union-attr]
         assert s.scalar(select(func.count()).select_from(ModelVersion)) == 1
-    killed = _summary(ingested, run_id)
-    assert killed.status == "failed" and "worker stopped responding" in (killed.error or "")
     assert killed.version is None and killed.promoted is None
 
     heard: list[runs.RunSummary] = []

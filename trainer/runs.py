@@ -19,6 +19,7 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Select, Update, func, select, update
@@ -63,7 +64,8 @@ def enqueue(
     session: Session, *, trigger: str, requested_by: str | None = None, trigger_key: str | None = None
 ) -> TrainingRun:
     """Queue a run. Raises DuplicateTrigger when trigger_key already made a run (whatever its status),
-    else RunAlreadyPending when a run is queued or running."""
+    else RunAlreadyPending when a run is queued or running (one whose worker process died does not count)."""
+    reap_dead(session)
     _refuse(session, trigger_key)
     run = TrainingRun(status=QUEUED, trigger=trigger, requested_by=requested_by, trigger_key=trigger_key, pending=True)
     session.add(run)
@@ -92,10 +94,14 @@ def _refuse(session: Session, trigger_key: str | None) -> None:
 
 def request_cancel(session: Session) -> TrainingRun | None:
     """Cancel the pending run: a queued one ends 'cancelled' now; a running one is asked to stop
-    (cancel_requested) and its worker ends it at the next optimizer step. None when nothing is pending."""
+    (cancel_requested) and its worker ends it at the next optimizer step; one whose worker process is gone
+    ends 'failed' now, and is returned so. None when nothing is pending."""
     run = session.scalar(select(TrainingRun).where(TrainingRun.pending.is_(True)))
     if run is None:
         return None
+    if reap_dead(session):
+        session.refresh(run)
+        return run
     if not _end(session, run.id, CANCELLED, "cancelled before it started"):
         # It was claimed meanwhile, or was already running: the worker reads the flag between steps.
         asked = _apply(
@@ -135,18 +141,64 @@ def claim_next(db: Database, worker_id: str) -> int | None:
 
 
 def new_worker_id() -> str:
-    """host:pid:random, so a run's row says which process on which machine trains it."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """place:pid:random, so a run's row says which process on which machine trains it."""
+    return f"{_this_place()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _this_place() -> str:
+    """The host name, and on Linux the process-id namespace too: two containers may share a host name (host
+    networking) while their process ids are separate, and only a process in the same place can be looked up."""
+    try:
+        namespace = f"/{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        namespace = ""
+    return socket.gethostname() + namespace
+
+
+def worker_process_gone(worker_id: str) -> bool:
+    """True when the worker ran here (same host and process namespace) and its process no longer exists or is
+    a zombie; False when it is alive, or ran elsewhere (there only the heartbeat timeout can tell)."""
+    place, _, rest = worker_id.partition(":")
+    pid_text = rest.partition(":")[0]
+    if place != _this_place() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists, under another user
+    try:  # killed but not yet waited for by its parent: it will never beat again
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def reap_dead(session: Session) -> list[int]:
+    """Fail, at once, running runs whose worker process on this host is gone (kill -9, a crash, a reboot).
+    Every command that shows or acts on runs calls it first, so a dead run never looks alive."""
+    running = session.execute(select(TrainingRun.id, TrainingRun.worker_id).where(TrainingRun.status == RUNNING)).all()
+    reaped = []
+    for run_id, worker_id in running:
+        if worker_id and worker_process_gone(worker_id):
+            host, pid = worker_id.partition("/")[0].partition(":")[0], worker_id.split(":")[1]
+            error = f"its worker process {pid} on {host} is gone (killed or crashed)"
+            if _end(session, run_id, FAILED, error, expect=RUNNING, where=TrainingRun.worker_id == worker_id):
+                reaped.append(run_id)
+    return reaped
 
 
 def reap_stale(session: Session, timeout_s: float) -> list[int]:
-    """Fail running runs whose worker wrote no heartbeat for timeout_s (it crashed or was killed)."""
+    """Fail running runs whose worker is gone: its process on this host no longer exists (reap_dead), or,
+    wherever it ran, it wrote no heartbeat for timeout_s."""
+    dead = reap_dead(session)
     cutoff = utcnow() - timedelta(seconds=timeout_s)
     last_seen = func.coalesce(TrainingRun.heartbeat_at, TrainingRun.started_at, TrainingRun.created_at)
     stale = session.scalars(select(TrainingRun.id).where(TrainingRun.status == RUNNING, last_seen < cutoff)).all()
     error = f"worker stopped responding (no heartbeat for {timeout_s:g} s)"
     # The condition is repeated in the UPDATE: a worker that beats just now keeps its run.
-    return [
+    return dead + [
         run_id for run_id in stale if _end(session, run_id, FAILED, error, expect=RUNNING, where=last_seen < cutoff)
     ]
 
@@ -303,6 +355,7 @@ def history(session: Session, limit: int = 10) -> list[RunSummary]:
 
 
 def _summaries(session: Session, query: Select[TrainingRun]) -> list[RunSummary]:
+    reap_dead(session)  # whoever looks at runs sees a dead one as failed, not "running, 4 min left"
     # populate_existing: the conditional UPDATEs above bypass the identity map, so never trust cached rows.
     runs = session.scalars(query.execution_options(populate_existing=True)).all()
     ids = [run.id for run in runs]

@@ -254,15 +254,23 @@ def sources() -> None:
 
 
 @app.command()
-def train() -> None:
+def train(
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume/--fresh",
+            help="Continue from the checkpoint an interrupted run of the same data and settings left, or start over.",
+        ),
+    ] = True,
+) -> None:
     """Train a new adapter now (foreground); it becomes active if it beats the active version."""
     with _friendly_errors():
         ctx = Context()
-        if not _train(ctx):
+        if not _train(ctx, resume):
             raise typer.Exit(1)
 
 
-def _train(ctx: Context) -> bool:
+def _train(ctx: Context, resume: bool = True) -> bool:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
     from trainer.distributed import accelerator_for
@@ -290,7 +298,7 @@ def _train(ctx: Context) -> bool:
             bar.update(tasks[phase], completed=done, total=total, loss=f"loss {loss:.3f}" if loss is not None else "")
 
         try:
-            outcome = run_training(ctx.settings, ctx.db, on_progress)
+            outcome = run_training(ctx.settings, ctx.db, on_progress, resume=resume)
         except RunAlreadyPending as pending:
             errors.print(f"[red]error:[/red] {pending}; `ftbot runs` shows it, `ftbot cancel` stops it")
             return False
@@ -305,8 +313,9 @@ def _train(ctx: Context) -> bool:
     verdict = "promoted to active" if outcome.promoted else f"not promoted (active {m['active_version']} is better)"
     active_loss = f", active {m['active_val_loss']:.4f}" if m["active_val_loss"] is not None else ""
     val_loss = f"{m['val_loss']:.4f}" if m["val_loss"] is not None else "n/a"
+    resumed = f" (continued from step {m['resumed_at_step']} of an interrupted run)" if m["resumed_at_step"] else ""
     out.print(
-        f"version {outcome.version}: {verdict}\n"
+        f"version {outcome.version}: {verdict}{resumed}\n"
         f"val loss {val_loss}{active_loss}; {m['train_examples']} examples, {m['steps']} steps, "
         f"{m['tokens_per_second']} tokens/s, {m['train_seconds']} s on {m['device']}"
     )

@@ -69,6 +69,13 @@ class TrainingConfig(BaseModel):
     warmup_steps: int = Field(5, ge=0)
     weight_decay: float = Field(0.0, ge=0)
     seed: int = 17
+    # A checkpoint (adapter, optimizer, scheduler, data order, step) every this many optimizer steps and at a
+    # cancel; a run interrupted by a crash or kill continues from it (trainer/checkpoint.py). 0: none.
+    checkpoint_every_steps: int = Field(10, ge=0)
+    # Early stopping: validation loss every eval_every_steps steps (0: off); training stops when it has not
+    # improved for `patience` evaluations, and the adapter of the best evaluation is the one saved.
+    eval_every_steps: int = Field(0, ge=0)
+    patience: int = Field(3, ge=1)
     # Promote only when validation loss improves on the active version by at least this much (it decides
     # only where answers tie with the active version's, or when there are no held-out questions).
     promotion_margin: float = Field(0.0, ge=0)
@@ -82,7 +89,7 @@ class TrainingConfig(BaseModel):
     # Reading practice (trainer/questions.py): questions made from document sentences, each answered by its
     # sentence among retrieved passages; at most document_questions per run, questions_per_sentence each.
     # Each costs about as much training as a Q&A pair: on 2 CPU cores about 1,000 take half an hour.
-    document_questions: int = Field(1000, ge=0)
+    document_questions: int = Field(500, ge=0)
     questions_per_sentence: int = Field(2, ge=0)
     upvoted_weight: float = Field(2.0, gt=0)
     correction_weight: float = Field(3.0, gt=0)
@@ -375,6 +382,10 @@ class Settings(BaseSettings):
     @property
     def datasets_dir(self) -> Path:
         return self.home_dir / "datasets"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.home_dir / "checkpoints"
 
 
 def load_settings(**overrides: Any) -> Settings:

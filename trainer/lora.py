@@ -33,6 +33,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import is_flash_attn_2_available
 
 from ftbot.config import TrainingConfig
+from trainer.checkpoint import CheckpointStore, TrainingState, load_weights, trainable_weights
 from trainer.distributed import is_sharded, on_main
 
 IGNORE = -100
@@ -77,6 +78,9 @@ class TrainResult:
     seconds: float
     skipped_too_long: int
     stopped: bool = False  # should_stop ended training early: no validation, nothing to save
+    resumed_at_step: int = 0  # continued from a checkpoint of this step (0: from the start)
+    best_step: int | None = None  # with early stopping on: the step whose adapter was kept
+    stopped_early: bool = False  # validation stopped improving before the last step
     tokens_per_rank: tuple[int, ...] = ()  # each process's share of `tokens`
     gradient_checkpointing: bool = False
     attention: str = "sdpa"
@@ -310,12 +314,17 @@ def train_lora(
     on_step: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     accelerator: Accelerator | None = None,
+    checkpoints: CheckpointStore | None = None,
 ) -> TrainedAdapter:
     """Train a LoRA adapter on (messages, weight) chats; returns it with its metrics, ready to score and save.
 
     With several processes every rank calls this with the same chats and config: they pack identically (same
     seed) and each trains its share of every step. should_stop is asked on every rank before each step; if any
     rank says stop, all stop there.
+
+    checkpoints: where this training's checkpoints are (trainer/checkpoint.py). Training continues from the
+    newest one, replaying the data order up to its step, saves one every checkpoint_every_steps and at a stop.
+    Only a single process checkpoints: under DDP/FSDP the optimizer state is spread over the ranks.
     """
     accelerator = accelerator or Accelerator(cpu=device.type == "cpu", device_placement=False)
     rank, ranks = accelerator.process_index, accelerator.num_processes
@@ -354,19 +363,32 @@ def train_lora(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config.warmup_steps, total_steps))
     loss_of, optimizer = accelerator.prepare(PackedLoss(peft_model, device), optimizer)
     trainable = [p for p in loss_of.parameters() if p.requires_grad]
+    if ranks > 1:
+        checkpoints = None
+    state = (checkpoints.restore(peft_model, optimizer, scheduler) if checkpoints else None) or TrainingState()
+    resumed_at = state.step
+    if on_step:  # the loss curve goes on from where the interrupted run left it
+        for done, loss in enumerate(state.losses, 1):
+            on_step(done, total_steps, loss)
 
     # 5. Train: each step accumulates gradients over its rows, weighted by their labeled tokens. Each rank takes
     # its share of the rows; DDP averages gradients over ranks, hence × ranks / labeled tokens of all ranks.
-    step, tokens, losses, stopped = 0, 0, [], False
+    step, losses, stopped, early = state.step, state.losses, False, False
+    tokens, passed = 0, 0  # tokens trained by this process; steps of the data order passed, replayed ones included
     started = time.perf_counter()
     loss_of.train()
-    while step < total_steps and not stopped:
+    while step < total_steps and not (stopped or early):
         for rows in group_steps(pack(train, config.row_tokens, rng), config.tokens_per_step, ranks):
             if step >= total_steps:
                 break
+            passed += 1
+            if passed <= resumed_at:
+                continue  # trained before the interruption: only the order is replayed, so what follows matches
             mine = share(rows, rank, ranks)
             labeled, stopped = _agree(accelerator, device, sum(r.label_tokens for r, real in mine if real), should_stop)
             if stopped:
+                if checkpoints and step > resumed_at:
+                    checkpoints.save(peft_model, optimizer, scheduler, state)
                 break
             step_loss = torch.zeros((), device=device)
             for index, (row, real) in enumerate(mine):
@@ -383,14 +405,29 @@ def train_lora(
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
+            state.step = step
             losses.append(float(accelerator.reduce(step_loss, "sum")))
             if on_step:
                 on_step(step, total_steps, losses[-1])
+            if config.eval_every_steps and step % config.eval_every_steps == 0 and step < total_steps:
+                early = _validate(state, peft_model, evaluate_loss(loss_of, val_rows, device, accelerator), config)
+                loss_of.train()
+            if checkpoints and checkpoints.due(step):
+                checkpoints.save(peft_model, optimizer, scheduler, state)
+            if early:
+                break
     seconds = time.perf_counter() - started
     tokens_per_rank = tuple(int(n) for n in accelerator.gather(torch.tensor([tokens], device=device)).tolist())
 
-    # 6. Validate (not after a stop: the run ends without a version).
+    # 6. Validate (not after a stop: the run ends without a version). With early stopping on, the final adapter
+    # competes with the best one evaluated on the way, and the better one stays.
     val_loss = None if stopped else evaluate_loss(loss_of, val_rows, device, accelerator)
+    if val_loss is not None and state.best_weights is not None and state.best_val_loss is not None:
+        if state.best_val_loss < val_loss:
+            load_weights(peft_model, state.best_weights)
+            val_loss = state.best_val_loss
+        else:
+            state.best_step, state.best_val_loss = step, val_loss
     loss_of.eval()
     tail = losses[-max(1, steps_per_epoch) :]  # the last epoch's mean: less noisy than the last step
     result = TrainResult(
@@ -403,11 +440,27 @@ def train_lora(
         seconds=seconds,
         skipped_too_long=too_long,
         stopped=stopped,
+        resumed_at_step=resumed_at,
+        best_step=state.best_step,
+        stopped_early=early,
         tokens_per_rank=tokens_per_rank,
         gradient_checkpointing=checkpointing,
         attention=model.config._attn_implementation,
     )
     return TrainedAdapter(peft_model, result, loss_of, accelerator, val_rows, device)
+
+
+def _validate(state: TrainingState, model: PeftModel, val_loss: float | None, config: TrainingConfig) -> bool:
+    """Early stopping's bookkeeping after an evaluation; True when training should stop (no improvement for
+    `patience` evaluations). The best adapter so far is kept in memory (a LoRA adapter is a few MB)."""
+    if val_loss is None:
+        return False
+    if state.best_val_loss is None or val_loss < state.best_val_loss:
+        state.best_val_loss, state.best_step, state.evals_since_best = val_loss, state.step, 0
+        state.best_weights = trainable_weights(model)
+        return False
+    state.evals_since_best += 1
+    return state.evals_since_best >= config.patience
 
 
 def _agree(

@@ -29,6 +29,7 @@ from ftbot.config import Settings
 from ftbot.retrieval import Embedder, RetrievalIndex, embed_missing
 from ftbot.storage.db import Database
 from ftbot.storage.models import ModelVersion, TrainingExample, TrainingRun
+from trainer.checkpoint import CheckpointStore, training_key
 from trainer.dataset import Dataset, DatasetBuilder
 from trainer.gate import ActiveModel, AnswerScores, decide, gate_questions, score_answers
 from trainer.registry import active_version, promote, should_promote
@@ -75,6 +76,7 @@ def run_training(
     progress: Progress | None = None,
     trigger: str = "cli",
     requested_by: str | None = None,
+    resume: bool = True,
 ) -> RunOutcome:
     """Queue a run and train it here and now (`ftbot train`). Raises RunAlreadyPending while another run is
     queued or running; otherwise as execute_run."""
@@ -91,7 +93,7 @@ def run_training(
         return run_id, worker_id
 
     run_id, worker_id = on_main(accelerator_for(settings.device), queue_and_claim)
-    return execute_run(settings, db, run_id, progress=progress, worker_id=worker_id)
+    return execute_run(settings, db, run_id, progress=progress, worker_id=worker_id, resume=resume)
 
 
 def execute_run(
@@ -101,8 +103,10 @@ def execute_run(
     *,
     progress: Progress | None = None,
     worker_id: str | None = None,
+    resume: bool = True,
 ) -> RunOutcome:
-    """Train a run already claimed (running). Every ending is recorded with an event and clears `pending`,
+    """Train a run already claimed (running); with resume, from the checkpoint an interrupted run of the same
+    training left (trainer/checkpoint.py). Every ending is recorded with an event and clears `pending`,
     then re-raises: RunCancelled when cancelled, the error itself when it failed, RunLost when the run was
     reaped meanwhile (its record is then left as the reaper wrote it). Every process of a launch calls it."""
     from trainer.distributed import accelerator_for, on_main
@@ -127,7 +131,7 @@ def execute_run(
     )
     try:
         with tracker:
-            return _train(settings, db, tracker, accelerator)
+            return _train(settings, db, tracker, accelerator, resume)
     except RunLost:
         log.warning("run %d was marked failed elsewhere (no heartbeat?); its result is discarded", run_id)
         raise
@@ -142,7 +146,7 @@ def execute_run(
         raise
 
 
-def _train(settings: Settings, db: Database, tracker: RunTracker, accelerator: Accelerator) -> RunOutcome:
+def _train(settings: Settings, db: Database, tracker: RunTracker, accelerator: Accelerator, resume: bool) -> RunOutcome:
     from ftbot.llm import load_model_and_tokenizer
     from trainer.distributed import is_sharded, on_main, training_device
     from trainer.lora import train_lora, training_attention
@@ -168,6 +172,7 @@ def _train(settings: Settings, db: Database, tracker: RunTracker, accelerator: A
     # 3. Train. The main process's tracker records each step and learns of a cancel; every process stops at the
     # same step (train_lora agrees on it), then the main process says why and every process raises that.
     chats = lambda examples: [(e.messages, e.weight) for e in examples]  # noqa: E731
+    checkpoints = _checkpoints(settings, dataset.hash, base_model, resume)
     tracker.training_started()
     trained = train_lora(
         model,
@@ -179,8 +184,11 @@ def _train(settings: Settings, db: Database, tracker: RunTracker, accelerator: A
         on_step=tracker.on_step,
         should_stop=tracker.stop_requested,
         accelerator=accelerator,
+        checkpoints=checkpoints,
     )
     result = trained.result
+    if result.resumed_at_step:
+        log.info("run %d continued from the checkpoint of step %d", run_id, result.resumed_at_step)
     log.info(
         "run %d, process %d/%d: %d steps, %d tokens; adapter checksum %s",
         run_id,
@@ -229,11 +237,24 @@ def _train(settings: Settings, db: Database, tracker: RunTracker, accelerator: A
         "tokens_per_process": list(result.tokens_per_rank),
         "attention": result.attention,
         "gradient_checkpointing": result.gradient_checkpointing,
+        "resumed_at_step": result.resumed_at_step,
+        "best_step": result.best_step,
+        "stopped_early": result.stopped_early,
     }
     version = _NewVersion(name, run_id, base_model, adapter_dir, dataset.hash, metrics, verdict.promoted)
     outcome = on_main(accelerator, lambda: _record(db, tracker, version))
+    on_main(accelerator, lambda: shutil.rmtree(settings.checkpoints_dir, ignore_errors=True))  # all now stale
     log.info("run %d finished: version %s, val_loss %s: %s", run_id, name, result.val_loss, verdict.reason)
     return outcome
+
+
+def _checkpoints(settings: Settings, dataset_hash: str, base_model: str, resume: bool) -> CheckpointStore:
+    """This training's checkpoints; with resume off, an interrupted run's are discarded and training starts over."""
+    key = training_key(dataset_hash, base_model, settings.training)
+    store = CheckpointStore(settings.checkpoints_dir / key, settings.training.checkpoint_every_steps)
+    if not resume:
+        store.clear()
+    return store
 
 
 def _dataset_for(settings: Settings, db: Database, tracker: RunTracker) -> Dataset:

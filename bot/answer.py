@@ -125,7 +125,7 @@ class Answerer:
             sources = list(dict.fromkeys(p.citation for p in passages[: len(contexts)]))
             if contexts and self.selects:
                 assert isinstance(self.generator, ReplyScorer)
-                choice = choose_answer(self.generator, question, contexts)
+                choice = choose_answer(self.generator, question, contexts, self.settings.generation.rank_penalty)
                 text = choice.text
                 # The answer's sources are the records of the passages it is; a refusal cites nothing.
                 sources = list(dict.fromkeys(passages[place].citation for place in choice.passages))

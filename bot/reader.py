@@ -45,15 +45,17 @@ class Choice:
     passages: tuple[int, ...]  # indexes into the contexts, in the answer's order; empty: "I don't know"
 
 
-def choose_answer(scorer: ReplyScorer, question: str, contexts: Sequence[str]) -> Choice:
+def choose_answer(
+    scorer: ReplyScorer, question: str, contexts: Sequence[str], rank_penalty: float = RANK_PENALTY
+) -> Choice:
     """The passage with the best likelihood less its place in the retrieval ranking, and the runner-up when
     both fit in ANSWER_CHARS; or the refusal, when it beats them all."""
     if not contexts:
         return Choice(DONT_KNOW, ())
     replies = [as_reply(passage) for passage in contexts]
     scores = scorer.score_replies(chat_messages(question, contexts), [*replies, DONT_KNOW])
-    ranked = [score - RANK_PENALTY * place for place, score in enumerate(scores[:-1])]
-    refusal = scores[-1] - RANK_PENALTY * DONT_KNOW_PLACE
+    ranked = [score - rank_penalty * place for place, score in enumerate(scores[:-1])]
+    refusal = scores[-1] - rank_penalty * DONT_KNOW_PLACE
     order = sorted(range(len(ranked)), key=lambda place: -ranked[place])
     if refusal > ranked[order[0]]:
         return Choice(DONT_KNOW, ())

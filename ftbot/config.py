@@ -123,6 +123,9 @@ class GenerationConfig(BaseModel):
     # know") as its reply and the answer is the best one, verbatim and cited (bot/reader.py). `generate`: the
     # model writes the answer. A backend that cannot score replies (the OpenAI-compatible server) generates.
     reader: Literal["select", "generate"] = "select"
+    # How much the retrieval ranking counts when the select reader chooses: each place down the ranking costs
+    # this much of the model's mean log-probability per token (bot/reader.py). 0: the model alone decides.
+    rank_penalty: float = Field(0.5, ge=0)
     max_new_tokens: int = Field(80, ge=1, le=1024)
     # int8 dynamic quantization of the linear layers for CPU inference. Off by default: it is faster, but
     # on the bundled 135M model with a merged adapter it cut eval accuracy from 54% to 20% (BENCHMARKS.md).

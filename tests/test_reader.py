@@ -37,6 +37,12 @@ def test_when_scores_are_close_then_the_higher_ranked_passage_wins() -> None:
     assert choose_answer(scorer, "How much leave?", CONTEXTS).passages[0] == 0
 
 
+def test_when_the_rank_penalty_is_zero_then_the_model_alone_decides() -> None:
+    close = RANK_PENALTY / 2
+    scorer = FixedScores({CONTEXTS[0]: -1.0, CONTEXTS[1]: -1.0 + close, "Payroll pays.": -5.0, DONT_KNOW: -9.0})
+    assert choose_answer(scorer, "How much leave?", CONTEXTS, rank_penalty=0.0).passages[0] == 1
+
+
 def test_when_the_refusal_beats_every_passage_by_its_place_then_the_answer_is_i_dont_know() -> None:
     margin = RANK_PENALTY * DONT_KNOW_PLACE
     refusal_wins = FixedScores({CONTEXTS[0]: -2.0, CONTEXTS[1]: -6.0, "Payroll pays.": -6.0, DONT_KNOW: -1.9 + margin})

@@ -37,6 +37,14 @@ def test_when_scores_are_close_then_the_higher_ranked_passage_wins() -> None:
     assert choose_answer(scorer, "How much leave?", CONTEXTS).passages[0] == 0
 
 
+def test_when_the_runner_up_says_the_same_then_the_answer_says_it_once_citing_both() -> None:
+    faq = "Q: How many vacation days?\nA: Full-time employees get 28 vacation days."
+    handbook = "Full-time employees get 28 vacation days per calendar year, plus the public holidays."
+    scorer = FixedScores({"Full-time employees get 28 vacation days.": -1.0, handbook: -1.2, DONT_KNOW: -9.0})
+    choice = choose_answer(scorer, "How much vacation?", [faq, handbook])
+    assert choice == Choice(handbook, (1, 0))  # the fuller wording alone; both passages are its sources
+
+
 def test_when_the_rank_penalty_is_zero_then_the_model_alone_decides() -> None:
     close = RANK_PENALTY / 2
     scorer = FixedScores({CONTEXTS[0]: -1.0, CONTEXTS[1]: -1.0 + close, "Payroll pays.": -5.0, DONT_KNOW: -9.0})

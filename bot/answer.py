@@ -63,9 +63,11 @@ class Answerer:
         self.generator: Generator = generator or self._load_generator()
 
     @property
-    def selects(self) -> bool:
-        """Whether answers are chosen among the context's passages (bot/reader.py) rather than written."""
-        return self.settings.generation.reader == "select" and isinstance(self.generator, ReplyScorer)
+    def scorer(self) -> ReplyScorer | None:
+        """The generator when answers are chosen among the context's passages (bot/reader.py); None when the
+        model writes them (the `generate` reader, or a backend that cannot score replies)."""
+        generator = self.generator
+        return generator if isinstance(generator, ReplyScorer) and self.settings.generation.reader == "select" else None
 
     def _load_index(self) -> RetrievalIndex:
         assert self._embedder is not None
@@ -121,16 +123,15 @@ class Answerer:
         else:
             passages = self.index.focus(question, hits, self.settings.retrieval.max_units) if self.index else []
             contexts = fit_contexts([p.text for p in passages], self.settings.retrieval.context_chars)
-            # Sources: the records the kept passages came from, most relevant first.
-            sources = list(dict.fromkeys(p.citation for p in passages[: len(contexts)]))
-            if contexts and self.selects:
-                assert isinstance(self.generator, ReplyScorer)
-                choice = choose_answer(self.generator, question, contexts, self.settings.generation.rank_penalty)
-                text = choice.text
-                # The answer's sources are the records of the passages it is; a refusal cites nothing.
-                sources = list(dict.fromkeys(passages[place].citation for place in choice.passages))
+            scorer = self.scorer
+            if contexts and scorer is not None:
+                choice = choose_answer(scorer, question, contexts, self.settings.generation.rank_penalty)
+                text, cited = choice.text, [passages[place] for place in choice.passages]  # a refusal cites nothing
             else:
                 text = self.generator.generate(chat_messages(question, contexts)) or DONT_KNOW
+                cited = passages[: len(contexts)]
+            # Sources: the records the answer came from (written: every passage read), most relevant first.
+            sources = list(dict.fromkeys(p.citation for p in cited))
         latency_ms = (time.perf_counter() - started) * 1000
         answer_id = None
         if self.store:

@@ -56,9 +56,7 @@ class LocalGenerator:
         end_of_turn = self._tokenizer.convert_tokens_to_ids("<|im_end|>")
         self._end_of_turn_id = end_of_turn if isinstance(end_of_turn, int) and end_of_turn >= 0 else None
         self._stop_ids = {
-            i
-            for i in (self._tokenizer.eos_token_id, self._tokenizer.convert_tokens_to_ids("<|im_end|>"))
-            if isinstance(i, int) and i >= 0
+            i for i in (self._tokenizer.eos_token_id, self._end_of_turn_id) if isinstance(i, int) and i >= 0
         }
 
     def generate(self, messages: list[dict[str, str]]) -> str:

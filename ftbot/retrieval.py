@@ -162,9 +162,15 @@ def split_units(text: str, kind: str) -> list[str]:
         return [text]
     if kind == "chat":  # the agent's messages hold the answers; customers' only restate questions
         return [line.strip() for line in text.split("\n") if line.startswith("Agent:")] or [text]
-    title, _, body = text.partition("\n")
-    pieces = [" ".join(piece.split()).strip(" -*") for piece in _SENTENCE.split(body or title) if piece]
+    body = _heading_and_body(text)[1]
+    pieces = [" ".join(piece.split()).strip(" -*") for piece in _SENTENCE.split(body) if piece]
     return [piece for piece in pieces if len(piece) >= 15] or [text]
+
+
+def _heading_and_body(chunk: str) -> tuple[str, str]:
+    """A document chunk's section path ("Leave > Vacation") and its text; no heading when it has one line."""
+    heading, _, body = chunk.partition("\n")
+    return (heading, body) if body else ("", heading)
 
 
 def unit_keys(text: str, kind: str, units: list[str]) -> list[str]:
@@ -175,7 +181,7 @@ def unit_keys(text: str, kind: str, units: list[str]) -> list[str]:
     instead of 80%. The unit itself is what the reader sees; only its key carries the context."""
     if kind != "chunk":
         return units
-    heading = text.partition("\n")[0].split(" > ")[-1].strip()
+    heading = _heading_and_body(text)[0].split(" > ")[-1].strip()
     keys = [(units[i - 1] + " " + unit) if i else unit for i, unit in enumerate(units)]
     return [f"{heading}: {key}" for key in keys] if heading else keys
 

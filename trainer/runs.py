@@ -158,11 +158,9 @@ def _this_place() -> str:
 def worker_process_gone(worker_id: str) -> bool:
     """True when the worker ran here (same host and process namespace) and its process no longer exists or is
     a zombie; False when it is alive, or ran elsewhere (there only the heartbeat timeout can tell)."""
-    place, _, rest = worker_id.partition(":")
-    pid_text = rest.partition(":")[0]
-    if place != _this_place() or not pid_text.isdigit():
+    place, pid = _place_and_pid(worker_id)
+    if place != _this_place() or pid is None:
         return False
-    pid = int(pid_text)
     try:
         os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists
     except ProcessLookupError:
@@ -175,6 +173,13 @@ def worker_process_gone(worker_id: str) -> bool:
         return False
 
 
+def _place_and_pid(worker_id: str) -> tuple[str, int | None]:
+    """new_worker_id's parts: where the worker ran, and its process id (None if the id is not ours)."""
+    place, _, rest = worker_id.partition(":")
+    pid = rest.partition(":")[0]
+    return place, int(pid) if pid.isdigit() else None
+
+
 def reap_dead(session: Session) -> list[int]:
     """Fail, at once, running runs whose worker process on this host is gone (kill -9, a crash, a reboot).
     Every command that shows or acts on runs calls it first, so a dead run never looks alive."""
@@ -182,8 +187,8 @@ def reap_dead(session: Session) -> list[int]:
     reaped = []
     for run_id, worker_id in running:
         if worker_id and worker_process_gone(worker_id):
-            host, pid = worker_id.partition("/")[0].partition(":")[0], worker_id.split(":")[1]
-            error = f"its worker process {pid} on {host} is gone (killed or crashed)"
+            place, pid = _place_and_pid(worker_id)
+            error = f"its worker process {pid} on {place.partition('/')[0]} is gone (killed or crashed)"
             if _end(session, run_id, FAILED, error, expect=RUNNING, where=TrainingRun.worker_id == worker_id):
                 reaped.append(run_id)
     return reaped

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -17,7 +18,8 @@ from ftbot.config import Settings
 from ftbot.prompt import DONT_KNOW, chat_messages, fit_contexts
 from ftbot.retrieval import Embedder, Hit, RetrievalIndex, embed_missing
 from ftbot.storage.db import Database
-from ftbot.storage.models import Answer, Record
+from ftbot.storage.erasure import is_erased, last_erasure_at, set_keys
+from ftbot.storage.models import Answer, ModelVersion, Record
 from trainer.registry import active_version
 
 log = logging.getLogger(__name__)
@@ -56,8 +58,11 @@ class Answerer:
         if anonymizer is None and store:
             anonymizer = Anonymizer(spacy_model=settings.spacy_model, allow_list=settings.allow_list)
         self.anonymizer = anonymizer
+        # Keyed hashes of the personal data in stored questions, so an erasure finds them.
+        self._keys = settings.personal_keys() if store else None
         self._embedder = Embedder(settings.embedding_model) if use_retrieval else None
         self._records_seen: tuple[int, int] | None = None
+        self._erasure_seen: datetime | None = None
         self.index = self._load_index() if use_retrieval else None
         # A given generator answers instead of the active version's (the promotion gate scores a candidate).
         self.generator: Generator = generator or self._load_generator()
@@ -74,6 +79,7 @@ class Answerer:
         with self.db.session() as session:
             embed_missing(session, self._embedder)  # e.g. corrections stored by the Slack bot
             self._records_seen = _records_state(session)
+            self._erasure_seen = last_erasure_at(session)
             return RetrievalIndex.from_database(session, self._embedder)
 
     def _load_generator(self) -> Generator:
@@ -90,18 +96,28 @@ class Answerer:
         """Swap to the active version if it changed since loading (no restart needed). True if swapped.
 
         The retrieval index is reloaded with it when records changed (ingested files, corrections), so a
-        new version answers from the knowledge it was trained on.
+        new version answers from the knowledge it was trained on; after an erasure it is reloaded at once,
+        so erased text is never quoted again. With no active version (a version trained on erased data
+        retired, none promoted since) the base model answers.
         """
         if not self.use_adapter:
             return False
         with self.db.session() as session:
             active = active_version(session)
             records_changed = self.index is not None and _records_state(session) != self._records_seen
-        if active is None or active.name == self.generator.version:
-            return False
-        if records_changed:
+            erased = self.index is not None and last_erasure_at(session) != self._erasure_seen
+            previous = session.scalar(select(ModelVersion).where(ModelVersion.name == self.generator.version))
+            previous_erased = previous is not None and is_erased(previous)
+        if erased:
             self.index = self._load_index()
-        self.generator = self._load_generator()
+        if (active.name if active else BASE_VERSION) == self.generator.version:
+            return False
+        if records_changed and not erased:
+            self.index = self._load_index()
+        retired, self.generator = self.generator, self._load_generator()
+        unload = getattr(retired, "unload", None)
+        if previous_erased and callable(unload):
+            unload()  # e.g. the vLLM server's copy of the adapter
         return True
 
     def retrieve(self, question: str) -> list[Hit]:
@@ -149,8 +165,9 @@ class Answerer:
         slack_ts: str | None,
     ) -> int:
         """The question and answer are anonymized before they reach the database."""
-        assert self.anonymizer is not None  # set whenever store is True
-        clean_question, clean_answer = self.anonymizer.anonymize_record([question, text])
+        assert self.anonymizer is not None and self._keys is not None  # set whenever store is True
+        anonymized = self.anonymizer.anonymize_records_with_mapping([[question, text]])[0]
+        clean_question, clean_answer = anonymized.texts
         with self.db.session() as session:
             row = Answer(
                 question=clean_question,
@@ -164,6 +181,7 @@ class Answerer:
             )
             session.add(row)
             session.flush()
+            set_keys(session, self._keys.of_originals(anonymized.originals), answer_id=row.id)
             return row.id
 
 

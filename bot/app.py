@@ -63,7 +63,7 @@ class SlackBot:
         bot_user_id = self.client.auth_test()["user_id"]
         self.responder = Responder(answerer, self.client)
         self.scheduler = _start_scheduler(settings, db) if run_scheduler else None
-        finetune = FinetuneCommand(db, self.scheduler)
+        finetune = FinetuneCommand(db, self.scheduler, erase=ErasureService(settings, db))
         register_listeners(
             self.app,
             BotContext(
@@ -74,6 +74,7 @@ class SlackBot:
                 finetune=finetune,
                 is_admin=AdminCheck(settings.admins, self.client),
                 bot_user_id=bot_user_id,
+                keys=settings.personal_keys(),
             ),
         )
         self._stop = threading.Event()
@@ -96,6 +97,23 @@ class SlackBot:
         self.responder.close()
         for thread in self._threads:
             thread.join(timeout=5)
+
+
+class ErasureService:
+    """/finetune forget: erase a value everywhere, then queue the retrain that replaces a marked active version."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings, self.db = settings, db
+
+    def __call__(self, value: str, requested_by: str) -> str:
+        from connectors.pseudonym_vault import vault_for
+        from ftbot.erasure import describe, forget
+        from trainer.worker import queue_retrain_after_erasure
+
+        report = forget(self.settings, self.db, [value], requested_by=requested_by, vault=vault_for(self.settings))
+        run_id = queue_retrain_after_erasure(self.db)
+        retrain = f"\nRetrain queued as run #{run_id}; the active version answers until it finishes." if run_id else ""
+        return describe(report) + retrain
 
 
 def _start_scheduler(settings: Settings, db: Database):  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ them without Slack; listeners.py only checks who is asking and acks with the tex
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,9 +22,17 @@ log = logging.getLogger(__name__)
 
 USAGE = (
     "Usage: `/finetune start` · `status` · `cancel` · `history` · `rollback [version]` · "
-    "`schedule [cron]` (e.g. `/finetune schedule 0 3 * * mon`, UTC)"
+    "`schedule [cron]` (e.g. `/finetune schedule 0 3 * * mon`, UTC) · `forget <email, phone, name or @person>`"
 )
+# How Slack writes an email address and a mention in a command's text: <mailto:a@b.c|a@b.c>, <@U123|jana>.
+_SLACK_LINK = re.compile(r"^<(?:mailto:|tel:)?([^|>]+)(?:\|[^>]*)?>$")
 REFUSAL = "Sorry, only ftbot admins can use `/finetune`. Ask your Slack admin if you need access."
+
+
+class Erasure(Protocol):
+    """Erases a value everywhere and says what went (ftbot.erasure.forget, wired in bot/app.py)."""
+
+    def __call__(self, value: str, requested_by: str) -> str: ...
 
 
 class Schedule(Protocol):
@@ -38,6 +47,7 @@ class Schedule(Protocol):
 class FinetuneCommand:
     db: Database
     schedule: Schedule | None = None
+    erase: Erasure | None = None
     # run id → (channel, user) of the `/finetune start` that queued it: the result is reported there.
     requested_in: dict[int, tuple[str, str]] = field(default_factory=dict)
 
@@ -51,11 +61,14 @@ class FinetuneCommand:
             "history": self.history,
             "rollback": self.rollback,
             "schedule": self.schedule_command,
+            "forget": self.forget,
         }.get(name.lower())
         if handler is None:
             return USAGE
         if name.lower() == "start":
             return self.start(user_id, channel_id)
+        if name.lower() == "forget":
+            return self.forget(user_id, rest.strip())
         return handler(user_id, rest.strip())
 
     def start(self, user_id: str, channel_id: str) -> str:
@@ -78,6 +91,8 @@ class FinetuneCommand:
         lines = [f"*Active model:* {active.name if active else 'base (no tuned version yet)'}"]
         if active is not None and (answers := answer_scores(active.metrics)) is not None:
             lines.append(f"*Its answers right:* {answers}")
+        if active is not None and active.trained_on_erased_at is not None:
+            lines.append("*Erasure:* it was trained on erased data; it answers until the retrain finishes, then goes")
         if pending is not None:
             lines.append(_describe_pending(pending))
         else:
@@ -124,6 +139,15 @@ class FinetuneCommand:
             return f"Can't roll back: {error}."
         return f":leftwards_arrow_with_hook: Model {name} is active again; the bot answers with it from now on."
 
+    def forget(self, user_id: str, text: str) -> str:
+        """Erase one value (a whole name may have spaces); the reply says what went, never repeats the value."""
+        if self.erase is None:
+            return "Erasure isn't set up in this process (start the bot with `ftbot serve`, or run `ftbot forget`)."
+        value = slack_value(text)
+        if not value:
+            return "Usage: `/finetune forget jana@example.com` (an email, phone number, full name or @mention)."
+        return ":wastebasket: " + self.erase(value, user_ref(user_id))
+
     def schedule_command(self, _: str, cron: str) -> str:
         if self.schedule is None:
             return "The scheduler isn't running in this process (start the bot with `ftbot serve`)."
@@ -133,6 +157,16 @@ class FinetuneCommand:
             except ValueError as error:
                 return f"Not a valid schedule: {error}"
         return f"Retraining schedule: {self.schedule.describe()}"
+
+
+def slack_value(text: str) -> str:
+    """The value in a command's text as the person typed it: Slack's <mailto:…> and <@U…|name> unwrapped."""
+    text = text.strip()
+    link = _SLACK_LINK.match(text)
+    if link is None:
+        return text
+    inner = link.group(1)
+    return inner.lstrip("@") if inner.startswith("@") else inner
 
 
 def _describe_pending(run: runs.RunSummary) -> str:

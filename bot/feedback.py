@@ -7,17 +7,17 @@ correction) arrives here already anonymized.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ftbot.records import Message, RawRecord
+from ftbot.storage.erasure import CORRECTIONS_SOURCE, keys_of, set_keys
 from ftbot.storage.models import Answer, Feedback, Record, Source, utcnow
 
 # Reactions that count as votes on the bot's answers.
 REACTION_VOTES = {"+1": 1, "thumbsup": 1, "white_check_mark": 1, "-1": -1, "thumbsdown": -1}
-# Admins' corrections become knowledge: records of this source, retrieved and trained on like a Q&A file.
-CORRECTIONS_SOURCE = "feedback:corrections"
 
 
 def reaction_vote(reaction: str) -> int | None:
@@ -52,18 +52,25 @@ def remove_vote(session: Session, answer_id: int, user: str, vote: int) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
-def record_reason(session: Session, answer_id: int, user: str, reason: str, correction: str) -> Feedback:
-    """A 👎's reason and (from an admin) the correct answer, which also becomes a retrievable record."""
+def record_reason(
+    session: Session, answer_id: int, user: str, reason: str, correction: str, digests: Iterable[str] = ()
+) -> Feedback:
+    """A 👎's reason and (from an admin) the correct answer, which also becomes a retrievable record.
+
+    `digests`: the keyed hashes of the personal data the anonymizer took out of the reason and correction.
+    """
     row = record_vote(session, answer_id, user, -1, via="modal")
     row.reason = reason or row.reason
+    digests = set(digests)
+    set_keys(session, keys_of(session, feedback_id=row.id) | digests, feedback_id=row.id)
     if correction:
         row.correction = correction
         answer = session.get_one(Answer, answer_id)
-        _store_correction(session, answer, correction)
+        _store_correction(session, answer, correction, keys_of(session, answer_id=answer_id) | digests)
     return row
 
 
-def _store_correction(session: Session, answer: Answer, correction: str) -> None:
+def _store_correction(session: Session, answer: Answer, correction: str, digests: set[str]) -> None:
     """The corrected Q&A pair, as a record of the corrections source (the latest correction per answer wins).
 
     It is embedded on the next index load and trained on by the next run; the previous version keeps
@@ -80,17 +87,18 @@ def _store_correction(session: Session, answer: Answer, correction: str) -> None
         external_id, "qa", "Correction", messages=(Message("user", answer.question), Message("assistant", correction))
     )
     text = pair.retrieval_text()  # the same "Q: … A: …" text an ingested Q&A pair gets
-    session.add(
-        Record(
-            source_id=source.id,
-            external_id=external_id,
-            kind="qa",
-            title=pair.title,
-            text=text,
-            messages=[{"role": m.role, "content": m.content} for m in pair.messages],
-            content_hash=hashlib.sha256(text.encode()).hexdigest(),
-        )
+    record = Record(
+        source_id=source.id,
+        external_id=external_id,
+        kind="qa",
+        title=pair.title,
+        text=text,
+        messages=[{"role": m.role, "content": m.content} for m in pair.messages],
+        content_hash=hashlib.sha256(text.encode()).hexdigest(),
     )
+    session.add(record)
+    session.flush()
+    set_keys(session, digests, record_id=record.id)  # the question's personal data and the correction's
     source.record_count = session.scalar(select(func.count()).where(Record.source_id == source.id)) or 0
     source.last_synced_at = utcnow()
     session.flush()

@@ -34,6 +34,7 @@ from bot.dedupe import claim_event
 from bot.responder import WORKING_REACTION, Question, Responder
 from connectors.anonymize import Anonymizer
 from ftbot.config import SlackConfig
+from ftbot.personal_keys import PersonalDataKeys
 from ftbot.privacy import user_ref
 from ftbot.storage.db import Database
 
@@ -55,6 +56,8 @@ class BotContext:
     finetune: FinetuneCommand
     is_admin: Callable[[str], bool]
     bot_user_id: str
+    # Keyed hashes of the personal data in reasons and corrections, so an erasure finds them.
+    keys: PersonalDataKeys | None = None
 
 
 def register_listeners(app: App, bot: BotContext) -> None:
@@ -186,10 +189,12 @@ def explain(bot: BotContext, user_id: str, view: dict[str, Any]) -> None:
     correction = view_value(view, CORRECTION_BLOCK, CORRECTION_INPUT) if bot.is_admin(user_id) else ""
     if not reason and not correction:
         return
-    clean_reason, clean_correction = bot.anonymizer.anonymize_record([reason, correction])
+    anonymized = bot.anonymizer.anonymize_records_with_mapping([[reason, correction]])[0]
+    clean_reason, clean_correction = anonymized.texts
+    digests = bot.keys.of_originals(anonymized.originals) if bot.keys is not None else set()
     with bot.db.session() as session:
         feedback.record_reason(
-            session, int(view["private_metadata"]), user_ref(user_id), clean_reason, clean_correction
+            session, int(view["private_metadata"]), user_ref(user_id), clean_reason, clean_correction, digests
         )
     metrics.explained(with_correction=bool(correction))
 

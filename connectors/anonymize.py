@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-import phonenumbers
 import spacy
 import tldextract
 from presidio_analyzer import (
@@ -43,6 +42,7 @@ from connectors.recognizers import (
     SpacyPersonRecognizer,
     StreetAddressRecognizer,
 )
+from ftbot.personal_keys import PHONE_REGIONS, canonical
 
 LANGUAGE = "en"
 
@@ -60,10 +60,6 @@ LABELS = {
     # A mention is a person: "<@U012ABCDEF> asked" becomes "<PERSON_1> asked".
     "SLACK_MENTION": "PERSON",
 }
-
-# Regions whose national formats ("030 5557 2301", "(415) 555-0132") are recognized; numbers written
-# with "+" or "00" are found whatever the region. Each region is one more pass over the text.
-PHONE_REGIONS = ("DE", "US", "GB")
 
 # Texts per spaCy nlp.pipe batch: chat messages are short, so larger batches amortize better.
 BATCH_SIZE = 128
@@ -241,30 +237,6 @@ def _pseudonymize(texts: Sequence[str], spans: list[list[RecognizerResult]]) -> 
     table = PseudonymTable(full_names)
     clean = [_replace_spans(text, found, table) for text, found in zip(texts, spans, strict=True)]
     return AnonymizedRecord(clean, table.originals)
-
-
-def canonical(entity_type: str, value: str) -> str:
-    """The form two spellings of one value share ("DE89 3704 ..." and "DE893704...")."""
-    if entity_type == "PERSON":
-        # Case-insensitive: chat writes "anna" for "Anna".
-        return " ".join(value.split()).lower()
-    if entity_type == "SLACK_MENTION":
-        return value.strip("<@>").split("|")[0]
-    if entity_type == "EMAIL_ADDRESS":
-        return value.lower()
-    if entity_type == "PHONE_NUMBER":
-        return _phone_e164(value)
-    return re.sub(r"[\s-]", "", value).upper()
-
-
-def _phone_e164(value: str) -> str:
-    # National numbers are read as German: "(415) 555-0132" is a valid German number too, so without the
-    # "+1" it cannot be told apart from one and gets its own pseudonym.
-    try:
-        number = phonenumbers.parse(value, PHONE_REGIONS[0])
-    except phonenumbers.NumberParseException:
-        return re.sub(r"\D", "", value)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def build_registry(

@@ -17,9 +17,11 @@ from connectors.exports import detect_export
 from connectors.pseudonym_vault import PseudonymVault
 from connectors.qa_files import CsvQaConnector, JsonlQaConnector, MarkdownFaqConnector, faq_questions
 from connectors.sync import Anonymized, anonymize_safely, oversized, record_columns
+from ftbot.personal_keys import PersonalDataKeys
 from ftbot.records import IngestReport, RawRecord, Skipped
 from ftbot.retrieval import Embedder, embed_missing
 from ftbot.storage.db import Database
+from ftbot.storage.erasure import set_keys
 from ftbot.storage.models import Record, Source, utcnow
 
 log = logging.getLogger(__name__)
@@ -78,11 +80,14 @@ class Ingestor:
         embedder: Embedder,
         documents: DocumentConnector | None = None,
         vault: PseudonymVault | None = None,
+        keys: PersonalDataKeys | None = None,
     ) -> None:
         self.db, self.anonymizer, self.embedder = db, anonymizer, embedder
         self.documents = documents or DocumentConnector()
         # Reversible mode: what each pseudonym stood for, encrypted apart from the database (None: off).
         self.vault = vault
+        # Keyed hashes of each record's personal data, so `ftbot forget` finds it (None: not kept).
+        self.keys = keys
 
     def ingest(self, paths: Iterable[Path]) -> IngestReport:
         report = IngestReport()
@@ -117,7 +122,7 @@ class Ingestor:
                 session.flush()
             else:  # a changed file replaces everything it stored before
                 session.execute(delete(Record).where(Record.source_id == source.id))
-            stored, duplicates = _store(session, source, records)
+            stored, duplicates = _store(session, source, records, anonymized.originals, self.keys)
             skipped += duplicates
             source.kind, source.content_hash, source.last_synced_at = connector.kind, content_hash, utcnow()
             source.record_count, source.skipped_count = stored, len(skipped)
@@ -149,7 +154,13 @@ class Ingestor:
         return anonymized
 
 
-def _store(session: Session, source: Source, records: list[RawRecord]) -> tuple[int, list[Skipped]]:
+def _store(
+    session: Session,
+    source: Source,
+    records: list[RawRecord],
+    originals: dict[str, dict[str, str]],
+    keys: PersonalDataKeys | None,
+) -> tuple[int, list[Skipped]]:
     """Add a file's records, skipping exact duplicates within the file.
 
     Duplicates across files are kept here (each file owns its records, so changing one file never removes
@@ -163,6 +174,10 @@ def _store(session: Session, source: Source, records: list[RawRecord]) -> tuple[
             duplicates.append(Skipped(f"{Path(source.uri).name} {raw.external_id}", "duplicate within the file"))
             continue
         seen.add(columns["content_hash"])
-        session.add(Record(source_id=source.id, external_id=raw.external_id, **columns))
+        row = Record(source_id=source.id, external_id=raw.external_id, **columns)
+        session.add(row)
+        if keys is not None and originals.get(raw.external_id):
+            session.flush()
+            set_keys(session, keys.of_originals(originals[raw.external_id]), record_id=row.id)
     session.flush()
     return len(seen), duplicates

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from ftbot.config import Settings
+
 # What Anonymizer writes: <PERSON_1>, <EMAIL_2>, <SOCIAL_SECURITY_1>.
 PSEUDONYM = re.compile(r"<[A-Z]+(?:_[A-Z]+)*_\d+>")
 MAKE_KEY = "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
@@ -137,6 +139,12 @@ def open_vault(reversible: bool, path: Path, key: str | None) -> PseudonymVault 
     if not key:
         raise VaultKeyError(f"reversible anonymization needs FTBOT_PSEUDONYM_KEY; make one with: {MAKE_KEY}")
     return PseudonymVault(path, key)
+
+
+def vault_for(settings: Settings) -> PseudonymVault | None:
+    """open_vault with the settings' mode, path and key."""
+    key = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
+    return open_vault(settings.anonymization_reversible, settings.vault_path, key)
 
 
 def _fernet(key: str | bytes) -> Fernet:

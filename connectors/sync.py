@@ -23,9 +23,11 @@ from sqlalchemy.orm import Session
 from connectors.anonymize import AnonymizationError, Anonymizer
 from connectors.base import Connector, SourceUnavailable, SyncBatch
 from connectors.pseudonym_vault import PseudonymVault
-from ftbot.records import RawRecord, Skipped
+from ftbot.personal_keys import PersonalDataKeys
+from ftbot.records import RawRecord, Skipped, source_uri
 from ftbot.retrieval import Embedder, embed_missing, embed_records
 from ftbot.storage.db import Database
+from ftbot.storage.erasure import set_keys
 from ftbot.storage.models import Record, Source, utcnow
 
 log = logging.getLogger(__name__)
@@ -33,11 +35,6 @@ log = logging.getLogger(__name__)
 # A record with more text than this is refused: one pasted log file would otherwise crowd out every other
 # record in retrieval and training, and spaCy's cost grows with it.
 MAX_RECORD_CHARS = 100_000
-
-
-def source_uri(name: str) -> str:
-    """The `sources.uri` of a configured source; files ingested by path use their absolute path."""
-    return f"source:{name}"
 
 
 @dataclass
@@ -65,9 +62,16 @@ class SourceSync:
     """Runs connectors' syncs. Holds the anonymizer and embedder, which take seconds to load."""
 
     def __init__(
-        self, db: Database, anonymizer: Anonymizer, embedder: Embedder, vault: PseudonymVault | None = None
+        self,
+        db: Database,
+        anonymizer: Anonymizer,
+        embedder: Embedder,
+        vault: PseudonymVault | None = None,
+        keys: PersonalDataKeys | None = None,
     ) -> None:
         self.db, self.anonymizer, self.embedder, self.vault = db, anonymizer, embedder, vault
+        # Keyed hashes of each record's personal data, so `ftbot forget` finds it (None: not kept).
+        self.keys = keys
 
     def run(self, name: str, connector: Connector, *, full: bool = False) -> SyncReport:
         """Sync one source. A source never synced before gets a full sync whatever `full` says."""
@@ -131,6 +135,10 @@ class SourceSync:
                 if self.vault is not None:
                     self.vault.delete_records(uri, batch.deleted)
             session.flush()
+            if self.keys is not None:
+                for row in changed:  # an edit that removed a name removes its key too
+                    digests = self.keys.of_originals(anonymized.originals.get(row.external_id, {}))
+                    set_keys(session, digests, record_id=row.id)
             embed_records(changed, self.embedder)  # only this batch's rows: no scan of the whole table
             if batch.cursor is not None:
                 session.get_one(Source, source_id).cursor = batch.cursor

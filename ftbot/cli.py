@@ -126,7 +126,7 @@ def _ingest(ctx: Context, paths: list[Path]) -> bool:
 
     vault = _vault(ctx.settings)  # first: a missing key should not wait for the models to load
     anonymizer, embedder = _ingest_models(ctx)
-    ingestor = Ingestor(ctx.db, anonymizer, embedder, vault=vault)
+    ingestor = Ingestor(ctx.db, anonymizer, embedder, vault=vault, keys=ctx.settings.personal_keys())
     with console.status("ingesting..."):
         report = ingestor.ingest(paths)
     for skipped in report.skipped:
@@ -136,7 +136,17 @@ def _ingest(ctx: Context, paths: list[Path]) -> bool:
         f" + {report.files_skipped} skipped\n"
         f"records: {report.records_seen} seen = {report.records_stored} stored + {report.records_skipped} skipped"
     )
+    _keep_retention(ctx, vault)
     return report.reconciles
+
+
+def _keep_retention(ctx: Context, vault: Any) -> None:
+    """After an ingest, what is past its retention_days goes (the worker also checks hourly)."""
+    from ftbot.erasure import apply_retention, describe
+
+    report = apply_retention(ctx.settings, ctx.db, vault=vault)
+    if report is not None:
+        console.print("retention: " + describe(report))
 
 
 def _sync_sources(ctx: Context, names: list[str], *, full: bool) -> bool:
@@ -153,7 +163,7 @@ def _sync_sources(ctx: Context, names: list[str], *, full: bool) -> bool:
         raise ValueError(f"no source named {', '.join(unknown)} in ftbot.toml (configured: {', '.join(configured)})")
     vault = _vault(ctx.settings)
     anonymizer, embedder = _ingest_models(ctx)
-    syncer, ok = SourceSync(ctx.db, anonymizer, embedder, vault=vault), True
+    syncer, ok = SourceSync(ctx.db, anonymizer, embedder, vault=vault, keys=ctx.settings.personal_keys()), True
     for name in names or list(configured):
         try:
             connector = build_connector(configured[name], ctx.settings)
@@ -176,6 +186,7 @@ def _sync_sources(ctx: Context, names: list[str], *, full: bool) -> bool:
         if report.error:
             err.print(f"[red]{name} stopped:[/red] {report.error} (the next sync resumes from here)")
         ok = ok and report.error is None and report.reconciles
+    _keep_retention(ctx, vault)
     return ok
 
 
@@ -195,11 +206,10 @@ def _ingest_models(ctx: Context) -> tuple[Any, Any]:
 
 def _vault(settings: Settings) -> Any:
     """The pseudonym vault in reversible mode, else None (and no vault file is created)."""
-    from connectors.pseudonym_vault import VaultKeyError, open_vault
+    from connectors.pseudonym_vault import VaultKeyError, vault_for
 
-    key = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
     try:
-        return open_vault(settings.anonymization_reversible, settings.vault_path, key)
+        return vault_for(settings)
     except VaultKeyError as error:
         raise ConfigError(str(error)) from None
 
@@ -222,7 +232,7 @@ def sources() -> None:
     with _friendly_errors():
         from sqlalchemy import select
 
-        from connectors.sync import source_uri
+        from ftbot.records import source_uri
         from ftbot.storage.models import Source
 
         ctx = Context()
@@ -577,7 +587,7 @@ def models() -> None:
         from trainer.registry import list_versions
 
         ctx = Context()
-        table = Table("version", "active", "answers right", "val loss", "examples", "created", "dataset")
+        table = Table("version", "active", "answers right", "val loss", "examples", "created", "dataset", "erasure")
         with ctx.db.session() as s:
             for v in list_versions(s):
                 loss = v.metrics.get("val_loss")
@@ -590,8 +600,17 @@ def models() -> None:
                     str(v.metrics.get("train_examples", "-")),
                     f"{v.created_at:%Y-%m-%d %H:%M}",
                     v.dataset_hash[:12],
+                    _erasure_cell(v),
                 )
         console.print(table)
+
+
+def _erasure_cell(version: Any) -> str:
+    """Whether the version was trained on data erased since, and whether its adapter is gone."""
+    if version.trained_on_erased_at is None:
+        return ""
+    state = "adapter deleted" if version.adapter_deleted_at else "adapter deleted after the retrain"
+    return f"trained on erased data ({state})"
 
 
 def _answers_cell(answers: dict[str, Any]) -> str:
@@ -651,6 +670,43 @@ def serve(
             ServeOptions(http=http, host=host, port=port, worker=worker, scheduler=schedule),
             console.print,
         )
+
+
+@app.command()
+def forget(
+    values: Annotated[
+        list[str] | None,
+        typer.Argument(help="Emails, phone numbers, names or Slack user ids to erase everywhere."),
+    ] = None,
+    exact: Annotated[
+        bool, typer.Option("--exact", help="A full name only: not the rows that use the first or last name alone.")
+    ] = False,
+    expired: Annotated[
+        bool, typer.Option("--expired", help="Erase what is past its retention_days now (the worker does hourly).")
+    ] = False,
+) -> None:
+    """Erase personal data: every record, answer, vote and training example that held it; retrain without it."""
+    with _friendly_errors():
+        from ftbot.erasure import apply_retention, describe
+        from ftbot.erasure import forget as erase_values
+        from trainer.worker import queue_retrain_after_erasure
+
+        if not values and not expired:
+            raise ValueError("name a value to forget (ftbot forget jana@example.com), or pass --expired")
+        ctx = Context()
+        vault = _vault(ctx.settings)
+        if values:
+            report = erase_values(ctx.settings, ctx.db, values, requested_by="cli", vault=vault, name_parts=not exact)
+            console.print(describe(report))
+        if expired:
+            expired_report = apply_retention(ctx.settings, ctx.db, vault=vault)
+            console.print(describe(expired_report) if expired_report else "nothing is past its retention")
+        run_id = queue_retrain_after_erasure(ctx.db)
+        if run_id is not None:
+            console.print(
+                f"retrain queued as run #{run_id}: the worker trains it, or run `ftbot train`; until it finishes "
+                "the active version keeps answering"
+            )
 
 
 @app.command()

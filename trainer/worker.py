@@ -4,13 +4,41 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from ftbot.config import Settings
+from ftbot.erasure import apply_retention
 from ftbot.storage.db import Database
-from trainer.runs import RunSummary, claim_next, new_worker_id, reap_stale, summarize
+from ftbot.storage.erasure import retrain_needed
+from trainer.runs import (
+    RunAlreadyPending,
+    RunSummary,
+    claim_next,
+    enqueue,
+    new_worker_id,
+    pending_run,
+    reap_stale,
+    summarize,
+)
 
 log = logging.getLogger(__name__)
+
+# How often the worker erases records past their retention (retention_days).
+RETENTION_EVERY_S = 3600.0
+
+
+def queue_retrain_after_erasure(db: Database) -> int | None:
+    """Queue a run when the active version was trained on erased data and none is pending; its id, or None."""
+    with db.session() as session:
+        if not retrain_needed(session) or pending_run(session) is not None:
+            return None
+        try:
+            run = enqueue(session, trigger="erasure", requested_by="erasure")
+        except RunAlreadyPending:
+            return None
+        log.info("queued run %d: the active version was trained on erased data", run.id)
+        return run.id
 
 
 class Worker:
@@ -31,6 +59,7 @@ class Worker:
         self.settings, self.db = settings, db
         self.worker_id = worker_id or new_worker_id()
         self.on_finished = on_finished
+        self._retention_checked = -RETENTION_EVERY_S
 
     def run_once(self) -> RunSummary | None:
         """Fail stale runs, then claim and train one queued run; its summary, or None when none was queued.
@@ -61,10 +90,21 @@ class Worker:
         for stale in reaped:
             log.warning("run %d failed: its worker stopped sending heartbeats", stale)
             self._announce(stale)
+        self._keep_retention()
+        queue_retrain_after_erasure(self.db)
         run_id = claim_next(self.db, self.worker_id)
         if run_id is not None:
             log.info("worker %s claimed run %d", self.worker_id, run_id)
         return run_id
+
+    def _keep_retention(self) -> None:
+        """Erase what is past its retention, at most once per RETENTION_EVERY_S."""
+        if time.monotonic() - self._retention_checked < RETENTION_EVERY_S:
+            return
+        self._retention_checked = time.monotonic()
+        from connectors.pseudonym_vault import vault_for
+
+        apply_retention(self.settings, self.db, vault=vault_for(self.settings))
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 2.0) -> None:
         """Work until `stop` is set; it is checked between runs (a run in progress finishes first)."""

@@ -163,6 +163,10 @@ class ModelVersion(Base):
     is_active: Mapped[bool] = mapped_column(default=False, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     promoted_at: Mapped[datetime | None]
+    # When an erasure deleted data this version was trained on: it is never promoted or rolled back to again,
+    # and its adapter is deleted once a version trained without that data has finished (ftbot/storage/erasure.py).
+    trained_on_erased_at: Mapped[datetime | None]
+    adapter_deleted_at: Mapped[datetime | None]
 
 
 class Answer(Base):
@@ -199,6 +203,39 @@ class Feedback(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     correction: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PersonalDataKey(Base):
+    """A keyed hash (HMAC) of one piece of personal data a row contained, so an erasure finds the row.
+
+    The value itself is never stored: only HMAC(secret, kind + canonical form), and the secret lives outside
+    the database (ftbot/personal_keys.py). Exactly one of the row columns is set; deleting the row deletes its
+    keys.
+    """
+
+    __tablename__ = "personal_data_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    answer_id: Mapped[int | None] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"), index=True)
+    feedback_id: Mapped[int | None] = mapped_column(ForeignKey("feedback.id", ondelete="CASCADE"), index=True)
+
+
+class ErasureLogEntry(Base):
+    """One erasure (a person's request, or retention): append-only; the database refuses updates and deletes.
+
+    What kind of value was erased, never the value; who asked (a hashed Slack user id, or "cli"); what went.
+    """
+
+    __tablename__ = "erasure_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(String(16))  # request | retention
+    requested_by: Mapped[str] = mapped_column(String(64))
+    value_kinds: Mapped[str] = mapped_column(String(128))  # e.g. "email address", "person name"
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class SlackEvent(Base):

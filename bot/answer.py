@@ -18,8 +18,8 @@ from ftbot.config import Settings
 from ftbot.prompt import DONT_KNOW, chat_messages, fit_contexts
 from ftbot.retrieval import Embedder, Hit, RetrievalIndex, embed_missing
 from ftbot.storage.db import Database
-from ftbot.storage.erasure import is_erased, last_erasure_at, set_keys
-from ftbot.storage.models import Answer, ModelVersion, Record
+from ftbot.storage.erasure import erased_versions, last_erasure_at, set_keys
+from ftbot.storage.models import Answer, Record
 from trainer.registry import active_version
 
 log = logging.getLogger(__name__)
@@ -106,19 +106,18 @@ class Answerer:
             active = active_version(session)
             records_changed = self.index is not None and _records_state(session) != self._records_seen
             erased = self.index is not None and last_erasure_at(session) != self._erasure_seen
-            previous = session.scalar(select(ModelVersion).where(ModelVersion.name == self.generator.version))
-            previous_erased = previous is not None and is_erased(previous)
+            marked = erased_versions(session)
         if erased:
             self.index = self._load_index()
-        if (active.name if active else BASE_VERSION) == self.generator.version:
-            return False
-        if records_changed and not erased:
-            self.index = self._load_index()
-        retired, self.generator = self.generator, self._load_generator()
-        unload = getattr(retired, "unload", None)
-        if previous_erased and callable(unload):
-            unload()  # e.g. the vLLM server's copy of the adapter
-        return True
+        swapped = (active.name if active else BASE_VERSION) != self.generator.version
+        if swapped:
+            if records_changed and not erased:
+                self.index = self._load_index()
+            self.generator = self._load_generator()
+        unload = getattr(self.generator, "unload_versions", None)
+        if (erased or swapped) and marked and callable(unload):
+            unload(marked - {self.generator.version})  # e.g. the vLLM server's copies of their adapters
+        return swapped
 
     def retrieve(self, question: str) -> list[Hit]:
         if self.index is None:

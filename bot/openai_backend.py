@@ -4,7 +4,7 @@ Each version's adapter gets a name of its own, `ftbot-<version>-<12 hex of its f
 runtime through vLLM's /v1/load_lora_adapter (the server needs VLLM_ALLOW_RUNTIME_LORA_UPDATING=True). vLLM
 caches an adapter's weights under its name, so a name must never stand for other weights: the hash makes a
 re-created "v1" trained on other data a different name. Replaced adapters stay loaded (ServingConfig says why),
-except one trained on erased data: the bot unloads it when it stops answering with it (unload()).
+except those of versions trained on erased data: the bot unloads them (unload_versions).
 """
 
 from __future__ import annotations
@@ -102,21 +102,17 @@ class OpenAIGenerator:
             "adapters folder there (FTBOT_SERVING__ADAPTER_DIR_ON_SERVER)"
         )
 
-    def unload(self) -> None:
-        """Take this version's adapter off the server (it was trained on erased data). Best effort: a server
-        that no longer has it (404) is where we want it; another failure is logged, and a restart clears it."""
-        if self._load_request is None:
-            return
-        response = self._post("unload_lora_adapter", {"lora_name": self.model})
-        if response.is_success or response.status_code == 404:
-            log.info("the model server no longer has adapter %s (version %s)", self.model, self.version)
-        else:
-            log.error(
-                "the model server kept adapter %s of erased version %s: %s",
-                self.model,
-                self.version,
-                _error_text(response),
-            )
+    def unload_versions(self, versions: set[str]) -> None:
+        """Take the adapters of these versions (trained on erased data) off the server. Their files may be gone
+        already, so they are found by name (`ftbot-<version>-`). Best effort: a failure is logged, and a server
+        restart clears them too."""
+        prefixes = tuple(f"ftbot-{version}-" for version in versions)
+        for name in sorted(n for n in self._served_models() if prefixes and n.startswith(prefixes)):
+            response = self._post("unload_lora_adapter", {"lora_name": name})
+            if response.is_success or response.status_code == 404:
+                log.info("the model server no longer has adapter %s", name)
+            else:
+                log.error("the model server kept adapter %s of an erased version: %s", name, _error_text(response))
 
     def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
         return self._request("POST", path, json=body)

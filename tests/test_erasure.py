@@ -256,3 +256,67 @@ def test_when_an_erasure_lands_then_a_running_bot_stops_quoting_it_and_falls_bac
     with db.session() as session:
         retire_erased(session)  # what a finished retrain does when its own version is not promoted
     assert answerer.reload_if_promoted() and answerer.generator.version == BASE_VERSION
+
+
+def test_when_an_admin_correction_named_a_person_then_forgetting_them_removes_it(tiny_settings, db) -> None:
+    from bot import feedback
+    from ftbot.storage.erasure import set_keys
+
+    keys = tiny_settings.personal_keys()
+    with db.session() as session:
+        answer = Answer(question="Who signs off on my <PERSON_1> trip?", answer="I don't know.", model_version="v1")
+        session.add(answer)
+        session.flush()
+        set_keys(session, keys.of_originals({"<PERSON_1>": "Lisbon"}), answer_id=answer.id)  # a false positive
+        digests = keys.of_originals({"<EMAIL_1>": "jana.novak@corp.example"})
+        feedback.record_reason(session, answer.id, "admin", "", "Write to <EMAIL_1>.", digests)
+        assert session.query(Record).count() == 1
+
+    report = forget(tiny_settings, db, ["Jana.Novak@corp.example"], requested_by="cli")
+
+    assert (report.records, report.feedback) == (1, 1)
+    with db.session() as session:
+        assert session.query(Record).count() == 0 and session.query(Feedback).count() == 0
+        assert session.query(Answer).count() == 1  # the question held no part of her data
+
+
+def test_when_a_run_is_training_during_an_erasure_then_it_is_cancelled_and_makes_no_version(tiny_settings, db) -> None:
+    from trainer import runs
+
+    with db.session() as session:
+        run = runs.enqueue(session, trigger="cli")
+        run_id = run.id
+    assert runs.claim(db, run_id, runs.new_worker_id())
+    with db.session() as session:
+        session.add(Answer(question="Is Jana Novak in today?", answer="I don't know.", model_version="base"))
+
+    report = forget(tiny_settings, db, ["Jana Novak"], requested_by="cli")
+
+    assert report.answers == 1 and report.runs_cancelled == [run_id]
+    with db.session() as session:
+        assert session.get_one(TrainingRun, run_id).cancel_requested
+
+
+def test_when_forget_runs_from_the_cli_then_it_prints_counts_never_the_value_and_models_shows_the_mark(
+    tiny_settings, db, planted: PseudonymVault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from ftbot.cli import app
+
+    monkeypatch.setenv("COLUMNS", "200")  # the models table in full
+    monkeypatch.setenv("FTBOT_ANONYMIZATION_REVERSIBLE", "true")
+    monkeypatch.setenv("FTBOT_PSEUDONYM_KEY", VAULT_KEY)
+    runner = CliRunner()
+    assert runner.invoke(app, ["train"]).exit_code == 0
+
+    result = runner.invoke(app, ["forget", *JANA])
+
+    assert result.exit_code == 0, result.output
+    assert "erased: 3 records" in result.output and "marked as trained on erased data: v1" in result.output
+    assert "retrain queued as run #2" in result.output
+    assert not any(value.lower() in result.output.lower() for value in JANA)
+    assert "trained on erased data" in runner.invoke(app, ["models"]).output
+    log = (tiny_settings.logs_dir / "ftbot.log").read_text()
+    assert not any(value in log for value in JANA)
+    assert runner.invoke(app, ["forget"]).exit_code != 0  # nothing to forget: says how to use it

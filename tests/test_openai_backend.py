@@ -367,3 +367,13 @@ def test_when_ftbot_toml_configures_serving_then_it_loads(home: Path) -> None:
     )
     serving = load_settings().serving
     assert serving.url == "http://vllm:8000/v1" and serving.base_model_name == "qwen" and serving.timeout_s == 30
+
+
+def test_when_versions_were_trained_on_erased_data_then_their_adapters_are_unloaded_by_name(
+    serving: Settings, adapters: dict[str, Path], standin: OpenAIStandIn
+) -> None:
+    old, current = (OpenAIGenerator(serving, serving.base_model, adapters[v], v) for v in ("v1", "v2"))
+    assert set(standin.engine.adapters) == {old.model, current.model}
+    current.unload_versions({"v1", "v9"})  # v9 was never served: nothing to do
+    assert set(standin.engine.adapters) == {current.model}
+    assert [r.body["lora_name"] for r in standin.requests_to("/v1/unload_lora_adapter")] == [old.model]

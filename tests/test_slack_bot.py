@@ -279,3 +279,17 @@ def test_when_a_question_names_a_colleague_then_the_stored_question_has_a_pseudo
     with db.session() as session:
         stored = session.scalar(select(Answer.question))
     assert "Lindqvist" not in stored and "<PERSON_1>" in stored
+
+
+def test_when_an_admin_runs_finetune_forget_then_the_person_s_votes_and_answers_go(slack, db) -> None:
+    standin, _ = slack
+    reply = _ask_and_wait(standin)
+    standin.add_reaction(ALICE, GENERAL, reply["ts"], "+1")
+    standin.wait_for(lambda: _votes(db) == [(user_ref(ALICE), 1, "reaction")])
+    assert "only ftbot admins" in standin.slash_command(ALICE, GENERAL, "/finetune", f"forget <@{ADA}>")
+
+    said = standin.slash_command(ADA, GENERAL, "/finetune", f"forget <@{ALICE}|alice>")
+
+    assert "erased: 0 records, 0 answers, 1 votes" in said and ALICE not in said
+    assert _votes(db) == []
+    assert _count(db, Answer) == 1  # her question held no personal data; only her vote identified her

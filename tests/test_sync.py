@@ -15,8 +15,7 @@ from connectors.base import SourceUnavailable, SyncBatch
 from connectors.folder import FolderConnector
 from connectors.ingest import DocumentConnector, connector_for
 from connectors.sync import MAX_RECORD_CHARS, SourceSync
-from ftbot.records import source_uri
-from ftbot.records import Message, RawRecord, Skipped
+from ftbot.records import Message, RawRecord, Skipped, source_uri
 from ftbot.storage.db import Database
 from ftbot.storage.models import Record, Source
 
@@ -359,3 +358,20 @@ def test_when_a_synced_record_has_a_link_then_answers_cite_the_link(db: Database
     citations = {hit.citation for hit in index.search("my VPN drops", k=2)}
 
     assert citations == {"https://example.slack.com/archives/C1/p1", "kb thread 2"}
+
+
+def test_when_an_edit_removes_a_name_then_the_record_loses_its_erasure_key(db: Database, anonymizer, embedder) -> None:
+    from ftbot.personal_keys import PersonalDataKeys
+    from ftbot.storage.erasure import keys_of
+
+    keys = PersonalDataKeys(b"a test secret of at least 16 bytes")
+    syncer = SourceSync(db, anonymizer, embedder, keys=keys)
+    syncer.run("fake", FakeConnector([qa(1, "Ask Jana Novak to restart the router.")]))
+    with db.session() as session:
+        record_id = stored(db)["thread 1"].id
+        assert keys_of(session, record_id=record_id) & set(keys.to_find("Jana Novak"))
+
+    syncer.run("fake", FakeConnector([qa(1, "Restart the router yourself.", updated=T2)]), full=True)
+    with db.session() as session:
+        left = keys_of(session, record_id=record_id)
+        assert not left & set(keys.to_find("Jana Novak")) and left & set(keys.to_find("Jonas Albrecht"))

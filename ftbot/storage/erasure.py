@@ -353,6 +353,11 @@ def is_erased(version: ModelVersion) -> bool:
     return version.trained_on_erased_at is not None
 
 
+def erased_versions(session: Session) -> set[str]:
+    """Names of the versions trained on erased data."""
+    return set(session.scalars(select(ModelVersion.name).where(ModelVersion.trained_on_erased_at.is_not(None))))
+
+
 def retrain_needed(session: Session) -> bool:
     """The active version was trained on erased data: a run without it must replace it."""
     marked_active = ModelVersion.is_active.is_(True) & ModelVersion.trained_on_erased_at.is_not(None)

@@ -40,8 +40,8 @@ def main() -> None:
     hf_logging.set_verbosity_error()
     import torch
 
-    from bot.answer import Answerer
-    from bot.reader import as_reply
+    from ftbot.answering.answer import Answerer
+    from ftbot.answering.reader import as_reply
     from ftbot.config import load_settings
     from ftbot.llm import load_base_model
     from ftbot.prompt import DONT_KNOW, chat_messages, fit_contexts

@@ -243,9 +243,9 @@ def run_ingest(api_url: str, token: str, page_size: int, conn: Connection) -> No
     from connectors.anonymize import Anonymizer
     from connectors.slack_history import SlackHistoryConnector
     from connectors.sync import SourceSync
-    from ftbot.config import SlackSourceConfig
     from ftbot.memory import return_freed_memory
     from ftbot.retrieval import Embedder
+    from ftbot.source_config import SlackSourceConfig
     from ftbot.storage.db import Database
 
     return_freed_memory()  # as `ftbot` does at start (run B below; run A was measured without it)

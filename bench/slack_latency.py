@@ -57,9 +57,9 @@ def main() -> None:
     import torch
     from sqlalchemy import select
 
-    from bot.answer import Answerer
     from bot.serve import ServeOptions, running_bot
     from connectors.anonymize import Anonymizer
+    from ftbot.answering.answer import Answerer
     from ftbot.config import load_settings
     from ftbot.storage.db import Database
     from ftbot.storage.models import Answer

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 
 from bot import metrics
+from bot.report import loss_curve_png, summary_text
 from ftbot.storage.db import Database
-from trainer.report import loss_curve_png, summary_text
-from trainer.runs import RunSummary, history
+from ftbot.storage.runs import RunSummary, history
 
 log = logging.getLogger(__name__)
 

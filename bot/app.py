@@ -1,4 +1,4 @@
-"""The running Slack bot: a Bolt app wired to the answerer, the training worker and the scheduler."""
+"""The running Slack bot: a Bolt app wired to the answerer, /finetune and the training announcer."""
 
 from __future__ import annotations
 
@@ -6,18 +6,17 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.admins import AdminCheck
 from bot.announce import RunAnnouncer, follow_finished_runs
-from bot.answer import Answerer
-from bot.commands import FinetuneCommand
+from bot.commands import FinetuneCommand, Schedule
 from bot.listeners import BotContext, register_listeners
 from bot.responder import Responder
 from connectors.anonymize import Anonymizer
+from ftbot.answering.answer import Answerer
 from ftbot.config import Settings
 from ftbot.storage.db import Database
 
@@ -37,10 +36,11 @@ class SlackConnection:
 
 
 class SlackBot:
-    """Everything `ftbot serve` runs besides the transport. Ready on construction; close() stops it.
+    """The Slack side of `ftbot serve` besides the transport: the Bolt app, its listeners, the responder and the
+    training announcer. Ready on construction; close() stops it.
 
-    The training worker and the weekly scheduler run inside the bot by default; a GPU host runs
-    `ftbot worker` instead and the bot is started with run_worker=False.
+    Training is not started here: the composer (ftbot/cli/serve.py) runs the worker and the scheduler beside
+    the bot, hands the scheduler in for `/finetune schedule`, and the bot's `announcer` to the worker.
     """
 
     def __init__(
@@ -51,9 +51,9 @@ class SlackBot:
         anonymizer: Anonymizer,
         connection: SlackConnection,
         *,
-        run_worker: bool = True,
-        run_scheduler: bool = True,
+        schedule: Schedule | None = None,
     ) -> None:
+        self.db = db
         self.client = WebClient(token=connection.bot_token, base_url=connection.api_url or SLACK_API_URL)
         self.app = App(
             client=self.client,
@@ -62,8 +62,7 @@ class SlackBot:
         )
         bot_user_id = self.client.auth_test()["user_id"]
         self.responder = Responder(answerer, self.client)
-        self.scheduler = _start_scheduler(settings, db) if run_scheduler else None
-        finetune = FinetuneCommand(db, self.scheduler, erase=ErasureService(settings, db))
+        finetune = FinetuneCommand(db, schedule, erase=ErasureService(settings, db))
         register_listeners(
             self.app,
             BotContext(
@@ -77,23 +76,24 @@ class SlackBot:
                 keys=settings.personal_keys(),
             ),
         )
+        # How a run's end reaches Slack: the worker calls it, or follow_finished_runs when runs train elsewhere.
+        self.announcer = RunAnnouncer(self.client, settings.slack.admin_channel, finetune.requested_in)
         self._stop = threading.Event()
-        announcer = RunAnnouncer(self.client, settings.slack.admin_channel, finetune.requested_in)
         self._threads: list[threading.Thread] = []
-        if run_worker:
-            self._threads.append(_start_worker(settings, db, announcer, self._stop))
-        elif self.scheduler is not None:  # runs are trained elsewhere: announce them when they end
-            scheduler = self.scheduler
-            self._threads.append(
-                _in_thread(
-                    "ftbot-announcer", follow_finished_runs, db, announcer, lambda: scheduler.is_leader, self._stop
-                )
-            )
+
+    def follow_finished_runs(self, is_leader: Callable[[], bool]) -> None:
+        """Announce runs that other processes train (a GPU host's `ftbot worker`), from the leader replica."""
+        thread = threading.Thread(
+            target=follow_finished_runs,
+            args=(self.db, self.announcer, is_leader, self._stop),
+            name="ftbot-announcer",
+            daemon=True,
+        )
+        thread.start()
+        self._threads.append(thread)
 
     def close(self) -> None:
         self._stop.set()
-        if self.scheduler is not None:
-            self.scheduler.close()
         self.responder.close()
         for thread in self._threads:
             thread.join(timeout=5)
@@ -106,30 +106,10 @@ class ErasureService:
         self.settings, self.db = settings, db
 
     def __call__(self, value: str, requested_by: str) -> str:
-        from connectors.pseudonym_vault import vault_for
-        from ftbot.erasure import describe, forget
-        from trainer.worker import queue_retrain_after_erasure
+        from connectors.anonymize.vault import vault_for
+        from ftbot.erasure import describe, forget, queue_retrain_after_erasure
 
         report = forget(self.settings, self.db, [value], requested_by=requested_by, vault=vault_for(self.settings))
         run_id = queue_retrain_after_erasure(self.db)
         retrain = f"\nRetrain queued as run #{run_id}; the active version answers until it finishes." if run_id else ""
         return describe(report) + retrain
-
-
-def _start_scheduler(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
-    from trainer.schedule import RetrainScheduler
-
-    return RetrainScheduler(settings, db)
-
-
-def _start_worker(settings: Settings, db: Database, announcer: RunAnnouncer, stop: threading.Event) -> threading.Thread:
-    from trainer.worker import Worker
-
-    worker = Worker(settings, db, on_finished=announcer)
-    return _in_thread("ftbot-worker", worker.run_forever, stop)
-
-
-def _in_thread(name: str, target: Callable[..., None], *args: Any) -> threading.Thread:
-    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-    thread.start()
-    return thread

@@ -11,12 +11,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bot.report import answer_scores
 from ftbot.privacy import user_ref
+from ftbot.storage import runs
 from ftbot.storage.db import Database
 from ftbot.storage.queries import needs_review
-from trainer import runs
-from trainer.registry import RegistryError, active_version, list_versions, rollback
-from trainer.report import answer_scores
+from ftbot.storage.versions import RegistryError, active_version, list_versions, rollback
 
 log = logging.getLogger(__name__)
 

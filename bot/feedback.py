@@ -6,15 +6,15 @@ correction) arrives here already anonymized.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from connectors.store import count_records, replace_record, set_record_keys, source_for
 from ftbot.records import Message, RawRecord
 from ftbot.storage.erasure import CORRECTIONS_SOURCE, keys_of, set_keys
-from ftbot.storage.models import Answer, Feedback, Record, Source, utcnow
+from ftbot.storage.models import Answer, Feedback, utcnow
 
 # Reactions that count as votes on the bot's answers.
 REACTION_VOTES = {"+1": 1, "thumbsup": 1, "white_check_mark": 1, "-1": -1, "thumbsdown": -1}
@@ -76,29 +76,16 @@ def _store_correction(session: Session, answer: Answer, correction: str, digests
     It is embedded on the next index load and trained on by the next run; the previous version keeps
     answering until then, so a correction takes effect with the version that learned it.
     """
-    source = session.scalar(select(Source).where(Source.uri == CORRECTIONS_SOURCE))
-    if source is None:
-        source = Source(uri=CORRECTIONS_SOURCE, kind="feedback", content_hash="")
-        session.add(source)
-        session.flush()
-    external_id = f"answer {answer.id}"
-    session.execute(delete(Record).where(Record.source_id == source.id, Record.external_id == external_id))
+    source = source_for(session, CORRECTIONS_SOURCE, "feedback")
     pair = RawRecord(
-        external_id, "qa", "Correction", messages=(Message("user", answer.question), Message("assistant", correction))
+        f"answer {answer.id}",
+        "qa",
+        "Correction",
+        messages=(Message("user", answer.question), Message("assistant", correction)),
     )
-    text = pair.retrieval_text()  # the same "Q: … A: …" text an ingested Q&A pair gets
-    record = Record(
-        source_id=source.id,
-        external_id=external_id,
-        kind="qa",
-        title=pair.title,
-        text=text,
-        messages=[{"role": m.role, "content": m.content} for m in pair.messages],
-        content_hash=hashlib.sha256(text.encode()).hexdigest(),
-    )
-    session.add(record)
-    session.flush()
-    set_keys(session, digests, record_id=record.id)  # the question's personal data and the correction's
-    source.record_count = session.scalar(select(func.count()).where(Record.source_id == source.id)) or 0
+    # Stored as an ingested Q&A pair is: the same columns, "Q: … A: …" text and content hash.
+    record = replace_record(session, source.id, pair)
+    set_record_keys(session, record, digests)  # the question's personal data and the correction's
+    source.record_count = count_records(session, source.id)
     source.last_synced_at = utcnow()
     session.flush()

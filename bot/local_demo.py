@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.answer import Answerer
 from bot.blocks import THINKING_TEXT
 from bot.serve import ServeOptions, running_bot
 from bot.slack_standin import SlackStandIn
 from bot.transports import HttpTransport
+from ftbot.answering.answer import Answerer
 from ftbot.config import Settings
 from ftbot.storage.db import Database
 

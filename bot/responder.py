@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from slack_sdk import WebClient
 
 from bot import metrics
-from bot.answer import Answerer
 from bot.blocks import answer_blocks
+from ftbot.answering.answer import Answerer
 from ftbot.prompt import DONT_KNOW
 
 log = logging.getLogger(__name__)

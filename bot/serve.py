@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from slack_sdk import WebClient
 
 from bot import metrics
-from bot.answer import Answerer
 from bot.app import SLACK_API_URL, SlackBot, SlackConnection
+from bot.commands import Schedule
 from bot.slack_standin import SlackStandIn
 from bot.transports import HttpTransport, SocketModeTransport, Transport
 from connectors.anonymize import Anonymizer
 from connectors.slack_directory import directory_names
+from ftbot.answering.answer import Answerer
 from ftbot.config import ConfigError, Settings
 from ftbot.storage.db import Database
 
@@ -36,17 +37,10 @@ class ServeOptions:
     http: bool = False
     host: str = "0.0.0.0"
     port: int = 3000
-    worker: bool = True  # run the training worker in this process (a GPU host runs `ftbot worker` instead)
+    # Read by the composer (ftbot/cli/serve.py): run the training worker in this process (a GPU host runs
+    # `ftbot worker` instead), and the weekly retraining scheduler.
+    worker: bool = True
     scheduler: bool = True
-
-
-def serve(settings: Settings, db: Database, options: ServeOptions, say: Callable[[str], None] = print) -> None:
-    """Run the bot until Ctrl-C."""
-    with running_bot(settings, db, options, say) as running:
-        try:
-            running.transport.serve_forever()
-        except KeyboardInterrupt:
-            say("Stopping.")
 
 
 @contextmanager
@@ -56,8 +50,12 @@ def running_bot(
     options: ServeOptions,
     say: Callable[[str], None] = print,
     answerer: Answerer | None = None,
+    schedule: Schedule | None = None,
 ) -> Iterator[RunningBot]:
-    """The bot wired to its transport (not yet serving, except the local stand-in); all closed on exit."""
+    """The bot wired to its transport (not yet serving, except the local stand-in); all closed on exit.
+
+    Training (the worker, the scheduler) is composed beside it by ftbot/cli/serve.py; `schedule` is what
+    `/finetune schedule` shows and sets."""
     _check_credentials(settings, options)
     with ExitStack() as stack:
         standin: SlackStandIn | None = None
@@ -84,8 +82,7 @@ def running_bot(
             answerer,
             answerer.anonymizer,
             connection,
-            run_worker=options.worker,
-            run_scheduler=options.scheduler,
+            schedule=schedule,
         )
         stack.callback(bot.close)
         transport: Transport

@@ -1,5 +1,5 @@
-"""Support-conversation exports (Zendesk, Intercom, transcripts): which connector reads a file, and the
-pieces those connectors share (JSON documents and lines, roles, HTML to text, size limits, timestamps).
+"""Support-conversation exports (Zendesk, Intercom, transcripts): the pieces their connectors share (JSON
+documents and lines, HTML to text, size limits, timestamps). Which connector reads a file: connectors.detect.
 
 Every export becomes chat records: the customer's messages are "user", the agents' (and bots') replies
 "assistant"; internal notes are dropped; consecutive messages of one side are merged into one turn.
@@ -7,7 +7,6 @@ Every export becomes chat records: the customer's messages are "user", the agent
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -15,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.base import FileConnector, UnreadableFile, decode_text
+from connectors.base import UnreadableFile, decode_text
 from ftbot.records import Message, RawRecord, Skipped
 
 # One message longer than this is a pasted log or an attachment's text, not an answer to learn from: its
@@ -35,78 +34,6 @@ def skipped(path: Path, record: str, error: RecordError) -> Skipped:
     """The Skipped for a record that failed: "tickets.ndjson ticket 4711, comment 9002" and the reason."""
     where = f"{path.name} {record}" + (f", {error.part}" if error.part else "")
     return Skipped(where, str(error))
-
-
-def detect_export(path: Path, content: bytes) -> FileConnector | None:
-    """The connector for a support export (Zendesk, Intercom, transcript JSONL or CSV), by its content.
-
-    None when the file is not one (a Q&A CSV or JSONL, for instance): the suffix rules decide then. Files
-    that aren't UTF-8 are still recognised, so the chosen connector can say what is wrong with them.
-    """
-    text = content.decode("utf-8-sig", errors="replace").lstrip()
-    if text.startswith(("{", "[")):
-        return _json_export(text)
-    first_line = next((line for line in text.split("\n") if line.strip()), "")
-    try:
-        header = {name.strip().lower() for name in next(csv.reader([first_line]), [])}
-    except csv.Error:  # binary, or a broken first line: not a transcript CSV
-        return None
-    if {"conversation_id", "text"} <= header and header & {"role", "author_type"}:
-        from connectors.transcripts import TranscriptCsvConnector
-
-        return TranscriptCsvConnector()
-    return None
-
-
-def _json_export(text: str) -> FileConnector | None:
-    # Imported here: the connector modules import this one for the shared pieces below.
-    from connectors.intercom import IntercomConnector
-    from connectors.transcripts import TranscriptJsonlConnector
-    from connectors.zendesk import ZendeskConnector
-
-    sample = _first_json_object(text)
-    if sample is None:  # not even one whole object: a truncated single document, recognised by its keys
-        return _export_by_keys(text[:65536])
-    if "messages" in sample or "question" in sample:
-        return None  # the Q&A / chat JSONL format (connectors.qa_files)
-    if "tickets" in sample or "ticket" in sample or "requester_id" in sample:
-        return ZendeskConnector()
-    if "comments" in sample and "subject" in sample:
-        return ZendeskConnector()
-    if sample.get("type") in ("conversation", "conversation.list") or "conversations" in sample:
-        return IntercomConnector()
-    if "conversation_id" in sample and "text" in sample:
-        return TranscriptJsonlConnector()
-    return None
-
-
-def _first_json_object(text: str) -> dict[str, Any] | None:
-    """The file's first JSON object: the document, the first line of NDJSON, or a top-level list's first item."""
-    try:
-        value, _ = json.JSONDecoder().raw_decode(text)
-    except json.JSONDecodeError:
-        value = None
-        for line in text.split("\n")[:50]:  # NDJSON whose first line is broken
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(value, dict):
-                break
-    if isinstance(value, list):
-        value = next((item for item in value if isinstance(item, dict)), None)
-    return value if isinstance(value, dict) else None
-
-
-def _export_by_keys(head: str) -> FileConnector | None:
-    from connectors.intercom import IntercomConnector
-    from connectors.zendesk import ZendeskConnector
-
-    if re.search(r'"(?:tickets|requester_id)"\s*:', head):
-        return ZendeskConnector()
-    if re.search(r'"type"\s*:\s*"conversation(?:\.list)?"', head):
-        return IntercomConnector()
-    return None
 
 
 def json_values(path: Path, content: bytes) -> Iterator[tuple[str, Any] | Skipped]:

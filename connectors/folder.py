@@ -6,18 +6,20 @@ time is unchanged yields records with the stored `updated_at`, which the sync en
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connectors.base import FileConnector, SourceUnavailable, SyncBatch, UnreadableFile
+from connectors.base import SourceUnavailable, SyncBatch, UnreadableFile
+from connectors.detect import ReaderFor, connector_for, export_reader
+from connectors.documents import DocumentConnector
+from ftbot.config import Settings
 from ftbot.records import RawRecord, Skipped
+from ftbot.source_config import AnySourceConfig, ExportSourceConfig, FilesSourceConfig
 
 # Records per transaction: big enough to batch anonymization and embedding, small enough for flat memory.
 BATCH_RECORDS = 256
-
-ReaderFor = Callable[[Path, bytes], FileConnector]
 
 
 class FolderConnector:
@@ -26,12 +28,20 @@ class FolderConnector:
     def __init__(self, kind: str, path: Path, reader_for: ReaderFor) -> None:
         self.kind, self.path, self._reader_for = kind, path, reader_for
 
+    @classmethod
+    def from_config(cls, config: AnySourceConfig, settings: Settings) -> FolderConnector:
+        """A files source reads each file as `ftbot ingest PATH` does; an export source, as its vendor's export."""
+        if isinstance(config, FilesSourceConfig):
+            documents = DocumentConnector(settings.retrieval.chunk_chars, settings.retrieval.chunk_overlap)
+            return cls("files", _resolve(config.path), lambda file, content: connector_for(file, content, documents))
+        if isinstance(config, ExportSourceConfig):
+            return cls(config.type, _resolve(config.path), export_reader(config.type))
+        raise TypeError(f"a {config.type} source is no folder")
+
     def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
         del cursor  # a folder has no cursor: each sync reads it whole
         if not self.path.exists():
             raise SourceUnavailable(f"{self.path} does not exist")
-        from connectors.ingest import iter_files  # ingest imports the sync engine's helpers
-
         for file in iter_files([self.path]):
             yield from self._file_batches(file)
 
@@ -65,3 +75,19 @@ def _qualified(item: RawRecord | Skipped, file_name: str, modified: datetime) ->
         created_at=item.created_at or modified,
         updated_at=item.updated_at or modified,
     )
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files given directly, and every non-hidden file below given folders, in a stable order."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                parts = child.relative_to(path).parts
+                if child.is_file() and not any(part.startswith((".", "_")) for part in parts):
+                    yield child
+        else:
+            yield path
+
+
+def _resolve(path: Path) -> Path:
+    return path.expanduser().resolve()

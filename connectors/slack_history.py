@@ -1,14 +1,4 @@
-"""Slack channel history as records: answered threads become Q&A pairs, the rest context, synced from a cursor.
-
-What a thread becomes:
-- a reply marked ✅, else the reply with the most 👍, else an expert's reply is the accepted answer, and the
-  thread a Q&A pair (`qa`: the root question, that answer);
-- a thread with replies but no accepted answer, and a question nobody answered, are kept as context: a
-  `chunk`, never a `chat`. The dataset trains on a chat's first exchange, and an unconfirmed first reply
-  ("no idea, ask HR?") must not become an answer the model learns; a chunk is only retrieved;
-- a lone message that is not a question is chatter: yielded as `Skipped`, so the counts show it.
-Slack's own notices (joins, topic changes...) and bots' messages (ftbot's answers included) are no records
-at all. `<@U…>` mentions stay in the text: the anonymizer turns them into pseudonyms.
+"""Slack channel history as records, synced from a cursor; what each thread becomes: connectors.slack_threads.
 
 How syncing moves (the cursor, per channel, as JSON):
 - `done`: every top-level message up to this ts has been read; a sync reads the channel's history above it.
@@ -32,7 +22,6 @@ import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -41,28 +30,22 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from connectors.base import SourceUnavailable, SyncBatch
-from ftbot.config import SlackSourceConfig
-from ftbot.records import Message, RawRecord, Skipped
+from connectors.slack_threads import JSON, is_content, is_root, latest_change, thread_item
+from ftbot.records import RawRecord, Skipped
+from ftbot.source_config import SlackSourceConfig
 
 if TYPE_CHECKING:
     from ftbot.config import Settings
+    from ftbot.source_config import AnySourceConfig
 
 log = logging.getLogger(__name__)
 
-JSON = dict[str, Any]
-
-CHECK_MARKS = frozenset({"white_check_mark", "heavy_check_mark"})
-UPVOTES = frozenset({"+1", "thumbsup"})
-# Subtypes that are still a person writing; every other subtype is Slack's own notice (channel_join,
-# channel_topic, ...), another app's post (bot_message) or a deleted message's tombstone.
-CONTENT_SUBTYPES = frozenset({"thread_broadcast", "file_share", "me_message"})
 # Slack answers a burst of history calls with 429 and Retry-After; a sync waits that long this many times
 # before it gives up (and the next sync resumes from the last batch).
 RATE_LIMIT_RETRIES = 5
 # The token `SlackStandIn` issues by default, for syncing from a running stand-in (`make serve`).
 STANDIN_BOT_TOKEN = "xoxb-standin-bot-token"
 CURSOR_VERSION = 1
-_EPOCH = datetime(1970, 1, 1)
 
 
 def slack_client(settings: Settings) -> WebClient:
@@ -131,6 +114,13 @@ class SlackHistoryConnector:
         self._experts = frozenset(config.experts)
         self._lookback = Decimal(str(config.thread_lookback_days * 86_400))
 
+    @classmethod
+    def from_config(cls, config: AnySourceConfig, settings: Settings) -> SlackHistoryConnector:
+        """The connector for a `type = "slack"` source, with a client for the configured workspace."""
+        if not isinstance(config, SlackSourceConfig):
+            raise TypeError(f"a {config.type} source is no Slack workspace")
+        return cls(config, slack_client(settings))
+
     def sync(self, cursor: str | None) -> Iterator[SyncBatch]:
         """Every channel's new threads (all of them for `cursor` None), then recent threads that changed."""
         previous = decode_cursor(cursor)
@@ -170,7 +160,7 @@ class SlackHistoryConnector:
         pages = self._pages("conversations.history", run.channel, oldest=_ts(lowest), latest=done, inclusive=True)
         for page in pages:
             messages = page.get("messages", [])
-            changes = {m["ts"]: _latest_change(m) for m in messages}
+            changes = {m["ts"]: latest_change(m) for m in messages}
             # A thread this sync has read already is read again only if it changed meanwhile.
             changed = [m for m in messages if changes[m["ts"]] > seen and changes[m["ts"]] != run.read.get(m["ts"])]
             items = self._threads(run, changed)
@@ -184,45 +174,20 @@ class SlackHistoryConnector:
         """The record (or skip) for each thread started by one of `messages`; noise yields nothing."""
         items: list[RawRecord | Skipped] = []
         for root in messages:
-            if not _is_root(root):
+            if not is_root(root):
                 continue
-            run.read[root["ts"]] = _latest_change(root)
+            run.read[root["ts"]] = latest_change(root)
             replies = self._replies(run.channel, root["ts"]) if root.get("reply_count") else []
-            items.append(self._thread_item(run, root, replies))
+            channel = run.channel
+            items.append(thread_item(root, replies, channel.id, channel.name, run.workspace_url, self._experts))
         return items
 
     def _replies(self, channel: Channel, thread_ts: str) -> list[JSON]:
         """A thread's replies that people wrote, oldest first (the parent left out)."""
         replies: list[JSON] = []
         for page in self._pages("conversations.replies", channel, ts=thread_ts):
-            replies += [m for m in page.get("messages", []) if m["ts"] != thread_ts and _is_content(m)]
+            replies += [m for m in page.get("messages", []) if m["ts"] != thread_ts and is_content(m)]
         return replies
-
-    # --- one thread ---------------------------------------------------------------------------------------
-
-    def _thread_item(self, run: _ChannelRun, root: JSON, replies: list[JSON]) -> RawRecord | Skipped:
-        channel, ts = run.channel, root["ts"]
-        question = root["text"].strip()
-        common: JSON = {
-            "external_id": f"{channel.id}:{ts}",
-            "url": f"{run.workspace_url}archives/{channel.id}/p{ts.replace('.', '')}",
-            "created_at": _when(Decimal(ts)),
-            "updated_at": _when(max(_changes(root, *replies))),
-        }
-        answer = accepted_answer(root, replies, self._experts)
-        # Reactions carry no timestamp: a ✅ that picks another answer moves only the version.
-        common["version"] = f"answer {answer['ts']}" if answer is not None else ""
-        if answer is not None:
-            messages = (Message("user", question), Message("assistant", answer["text"].strip()))
-            return RawRecord(kind="qa", title=f"Slack #{channel.name}", messages=messages, **common)
-        if replies:
-            title = f"Slack #{channel.name}: thread without an accepted answer"
-            return RawRecord(kind="chunk", title=title, text=_transcript(root, replies), **common)
-        if _is_question(question):
-            # Kept so retrieval knows what people ask; an answer arriving later replaces it (same id).
-            title = f"Slack #{channel.name}: unanswered question"
-            return RawRecord(kind="chunk", title=title, text=question, **common)
-        return Skipped(f"#{channel.name} message {ts}", "not a question, and nobody replied")
 
     # --- channels -----------------------------------------------------------------------------------------
 
@@ -294,20 +259,6 @@ class SlackHistoryConnector:
             raise SourceUnavailable(f"can't reach Slack at {self.client.base_url} ({error})") from error
 
 
-def accepted_answer(root: JSON, replies: list[JSON], experts: frozenset[str]) -> JSON | None:
-    """The reply that answers the thread: ✅ first, then the most 👍, then an expert's first reply.
-
-    Ties go to the later reply: a later answer usually corrects an earlier one. An expert's follow-ups
-    answer follow-up questions, so their first reply is taken; an expert asking gets no answer from themself.
-    """
-    for names in (CHECK_MARKS, UPVOTES):
-        best = max(replies, key=lambda reply: (_reactions(reply, names), Decimal(reply["ts"])), default=None)
-        if best is not None and _reactions(best, names) > 0:
-            return best
-    asker = root.get("user")
-    return next((r for r in replies if r.get("user") in experts and r.get("user") != asker), None)
-
-
 # --- the cursor -----------------------------------------------------------------------------------------------
 
 
@@ -337,49 +288,7 @@ def _checked_ts(state: JSON) -> JSON:
     return {k: state[k] for k in ("done", "seen", "resume", "top") if k in state}
 
 
-# --- messages -------------------------------------------------------------------------------------------------
-
-
-def _is_content(message: JSON) -> bool:
-    """Written by a person: no bot, no Slack notice, some text."""
-    subtype = message.get("subtype")
-    if message.get("bot_id") or (subtype is not None and subtype not in CONTENT_SUBTYPES):
-        return False
-    return bool(str(message.get("text", "")).strip())
-
-
-def _is_root(message: JSON) -> bool:
-    """A message in history that starts a thread; a reply also sent to the channel belongs to its thread."""
-    return _is_content(message) and message.get("thread_ts", message["ts"]) == message["ts"]
-
-
-def _is_question(text: str) -> bool:
-    return "?" in text or "？" in text  # the rule the bot uses for top-level questions
-
-
-def _reactions(message: JSON, names: frozenset[str]) -> int:
-    # Skin tones come as separate reactions: "+1::skin-tone-3".
-    return sum(r.get("count", 0) for r in message.get("reactions", []) if r["name"].split("::")[0] in names)
-
-
-def _changes(*messages: JSON) -> Iterator[Decimal]:
-    for message in messages:
-        yield Decimal(message["ts"])
-        if edited := (message.get("edited") or {}).get("ts"):
-            yield Decimal(edited)
-
-
-def _latest_change(root: JSON) -> Decimal:
-    """What history tells of a thread's last change: its newest reply, or an edit of the root."""
-    latest = Decimal(root.get("latest_reply") or root["ts"])
-    return max(latest, *_changes(root))
-
-
-def _transcript(root: JSON, replies: list[JSON]) -> str:
-    asker = root.get("user")
-    lines = [root["text"].strip()]
-    lines += [f"{'Asker' if r.get('user') == asker else 'Reply'}: {r['text'].strip()}" for r in replies]
-    return "\n".join(lines)
+# --- pages, timestamps and errors -----------------------------------------------------------------------------
 
 
 def _next_cursor(page: JSON) -> str:
@@ -388,11 +297,6 @@ def _next_cursor(page: JSON) -> str:
 
 def _ts(value: Decimal) -> str:
     return f"{max(value, Decimal(0)):.6f}"
-
-
-def _when(ts: Decimal) -> datetime:
-    """A Slack ts as naive UTC, exact to the microsecond (a float would round the last digit)."""
-    return _EPOCH + timedelta(microseconds=int(ts * 1_000_000))
 
 
 def _explain(method: str, where: str, response: Any) -> str:

@@ -11,23 +11,21 @@ the next sync resumes where it stopped.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from connectors.anonymize import AnonymizationError, Anonymizer
+from connectors.anonymize.vault import PseudonymVault
 from connectors.base import Connector, SourceUnavailable, SyncBatch
-from connectors.pseudonym_vault import PseudonymVault
+from connectors.store import count_records, set_record_keys, source_for, upsert_record
 from ftbot.personal_keys import PersonalDataKeys
 from ftbot.records import RawRecord, Skipped, source_uri
 from ftbot.retrieval import Embedder, embed_missing, embed_records
 from ftbot.storage.db import Database
-from ftbot.storage.erasure import set_keys
 from ftbot.storage.models import Record, Source, utcnow
 
 log = logging.getLogger(__name__)
@@ -76,7 +74,7 @@ class SourceSync:
     def run(self, name: str, connector: Connector, *, full: bool = False) -> SyncReport:
         """Sync one source. A source never synced before gets a full sync whatever `full` says."""
         with self.db.session() as session:
-            source = _source(session, name, connector.kind)
+            source = source_for(session, source_uri(name), connector.kind)
             full = full or source.cursor is None
             generation = source.sync_generation + 1 if full else source.sync_generation
             source_id, cursor = source.id, None if full else source.cursor
@@ -98,7 +96,7 @@ class SourceSync:
                 source.sync_generation = generation
             embed_missing(session, self.embedder)  # rows an older embedding model left behind, once per sync
             source.last_synced_at, source.last_error = utcnow(), report.error
-            source.record_count = session.scalar(select(func.count()).where(Record.source_id == source_id)) or 0
+            source.record_count = count_records(session, source_id)
             source.skipped_count = report.records_skipped
         return report
 
@@ -121,7 +119,7 @@ class SourceSync:
             skipped += anonymized.failed
             changed = []
             for record in anonymized.records:
-                row = _upsert(session, source_id, existing.get(record.external_id), record, generation)
+                row = upsert_record(session, source_id, existing.get(record.external_id), record, generation)
                 if row is not None:
                     changed.append(row)
                 else:
@@ -138,7 +136,7 @@ class SourceSync:
             if self.keys is not None:
                 for row in changed:  # an edit that removed a name removes its key too
                     digests = self.keys.of_originals(anonymized.originals.get(row.external_id, {}))
-                    set_keys(session, digests, record_id=row.id)
+                    set_record_keys(session, row, digests)
             embed_records(changed, self.embedder)  # only this batch's rows: no scan of the whole table
             if batch.cursor is not None:
                 session.get_one(Source, source_id).cursor = batch.cursor
@@ -205,17 +203,6 @@ def _split(items: Sequence[RawRecord | Skipped]) -> tuple[list[RawRecord], list[
     return list(latest.values()), skipped
 
 
-def _source(session: Session, name: str, kind: str) -> Source:
-    uri = source_uri(name)
-    source = session.scalar(select(Source).where(Source.uri == uri))
-    if source is None:
-        source = Source(uri=uri, kind=kind, content_hash="")
-        session.add(source)
-        session.flush()
-    source.kind = kind
-    return source
-
-
 def _existing(session: Session, source_id: int, external_ids: list[str]) -> dict[str, Record]:
     if not external_ids:
         return {}
@@ -223,39 +210,6 @@ def _existing(session: Session, source_id: int, external_ids: list[str]) -> dict
         select(Record).where(Record.source_id == source_id, Record.external_id.in_(external_ids))
     ).all()
     return {row.external_id: row for row in rows}
-
-
-def record_columns(raw: RawRecord) -> dict[str, Any]:
-    """The `records` columns an anonymized record fills (ingest by path and sync store the same way)."""
-    text = raw.retrieval_text()
-    return {
-        "kind": raw.kind,
-        "title": raw.title[:512],
-        "text": text,
-        "messages": [{"role": m.role, "content": m.content} for m in raw.messages] or None,
-        "content_hash": hashlib.sha256(text.encode()).hexdigest(),
-        "url": raw.url[:1024],
-        "source_created_at": raw.created_at,
-        "source_updated_at": raw.updated_at,
-        "change_key": raw.change_key(),
-    }
-
-
-def _upsert(session: Session, source_id: int, stored: Record | None, raw: RawRecord, generation: int) -> Record | None:
-    """Insert or update one anonymized record; the row when it changed, None when its text is stored already."""
-    columns = record_columns(raw)
-    if stored is None:
-        stored = Record(source_id=source_id, external_id=raw.external_id)
-        session.add(stored)
-    elif stored.content_hash == columns["content_hash"]:
-        # Same text: only what says where and when it lives upstream moves; the embedding stays.
-        stored.url, stored.source_updated_at, stored.change_key = columns["url"], raw.updated_at, columns["change_key"]
-        stored.sync_generation = generation
-        return None
-    for name, value in columns.items():
-        setattr(stored, name, value)
-    stored.embedding, stored.embedding_model, stored.sync_generation = None, None, generation
-    return stored
 
 
 def _delete_unseen(session: Session, source_id: int, generation: int) -> list[str]:

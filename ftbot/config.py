@@ -25,6 +25,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ftbot.source_config import AnySourceConfig, SourceConfig
+
 if TYPE_CHECKING:
     from ftbot.personal_keys import PersonalDataKeys
 
@@ -124,11 +126,13 @@ class GenerationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # How the answer is made from the context. `select`: the model scores each retrieved passage (and "I don't
-    # know") as its reply and the answer is the best one, verbatim and cited (bot/reader.py). `generate`: the
-    # model writes the answer. A backend that cannot score replies (the OpenAI-compatible server) generates.
+    # know") as its reply and the answer is the best one, verbatim and cited (ftbot/answering/reader.py).
+    # `generate`: the model writes the answer. A backend that cannot score replies (the OpenAI-compatible
+    # server) generates.
     reader: Literal["select", "generate"] = "select"
     # How much the retrieval ranking counts when the select reader chooses: each place down the ranking costs
-    # this much of the model's mean log-probability per token (bot/reader.py). 0: the model alone decides.
+    # this much of the model's mean log-probability per token (ftbot/answering/reader.py). 0: the model alone
+    # decides.
     rank_penalty: float = Field(0.5, ge=0)
     max_new_tokens: int = Field(80, ge=1, le=1024)
     # int8 dynamic quantization of the linear layers for CPU inference. Off by default: it is faster, but
@@ -199,52 +203,6 @@ class SlackConfig(BaseModel):
 
     def channel(self, channel_id: str) -> ChannelConfig:
         return self.channels.get(channel_id, ChannelConfig(mention_only=self.mention_only))
-
-
-class SourceConfig(BaseModel):
-    """One `[[sources]]` entry of ftbot.toml: a place `ftbot ingest` syncs from. `name` is its handle."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    # Records older than this (by their upstream date, else when stored) are erased like a `ftbot forget`;
-    # None: the top-level retention_days.
-    retention_days: float | None = Field(None, gt=0)
-
-
-class SlackSourceConfig(SourceConfig):
-    """Slack history: channel threads become Q&A pairs, unanswered threads context."""
-
-    type: Literal["slack"] = "slack"
-    # Public channels to read (ids such as C012AB3CD, or names); empty: every public channel the bot is in.
-    channels: tuple[str, ...] = ()
-    # Private channels are read only when listed here, by id or name (the bot must be a member).
-    private_channels: tuple[str, ...] = ()
-    # Slack user ids whose reply counts as the answer when no reply is marked ✅ or upvoted.
-    experts: tuple[str, ...] = ()
-    # Messages per conversations.history / conversations.replies page (Slack allows up to 1000; 200 is
-    # what Slack recommends).
-    page_size: int = Field(200, ge=1, le=1000)
-    # Incremental syncs also re-read threads started this many days before the cursor, so late replies
-    # and reactions to recent questions are picked up; older changes wait for a full sync.
-    thread_lookback_days: float = Field(7.0, ge=0)
-
-
-class ExportSourceConfig(SourceConfig):
-    """Support-desk exports: a file or a folder of them, read again on every sync."""
-
-    type: Literal["zendesk", "intercom", "transcripts"]
-    path: Path
-
-
-class FilesSourceConfig(SourceConfig):
-    """A folder (or file) of Q&A files and documents, as `ftbot ingest PATH` reads them."""
-
-    type: Literal["files"] = "files"
-    path: Path
-
-
-AnySourceConfig = Annotated[SlackSourceConfig | ExportSourceConfig | FilesSourceConfig, Field(discriminator="type")]
 
 
 class Settings(BaseSettings):

@@ -19,13 +19,14 @@ from typing import Protocol
 from ftbot.config import Settings
 from ftbot.records import source_uri
 from ftbot.storage.db import Database
-from ftbot.storage.erasure import ErasureReport, Selection, erase, find_expired, find_value
+from ftbot.storage.erasure import ErasureReport, Selection, erase, find_expired, find_value, retrain_needed
+from ftbot.storage.runs import RunAlreadyPending, enqueue, pending_run
 
 log = logging.getLogger(__name__)
 
 
 class Vault(Protocol):
-    """The pseudonym vault as erasure sees it (connectors.pseudonym_vault.PseudonymVault)."""
+    """The pseudonym vault as erasure sees it (connectors.anonymize.vault.PseudonymVault)."""
 
     def delete_records(self, source_uri: str, external_ids: Iterable[str]) -> None: ...
 
@@ -57,6 +58,19 @@ def forget(
     _after_commit(settings, report, vault)
     log.info("erasure by %s: %s", requested_by, report.counts())  # counts only, never the value
     return report
+
+
+def queue_retrain_after_erasure(db: Database) -> int | None:
+    """Queue a run when the active version was trained on erased data and none is pending; its id, or None."""
+    with db.session() as session:
+        if not retrain_needed(session) or pending_run(session) is not None:
+            return None
+        try:
+            run = enqueue(session, trigger="erasure", requested_by="erasure")
+        except RunAlreadyPending:
+            return None
+        log.info("queued run %d: the active version was trained on erased data", run.id)
+        return run.id
 
 
 def apply_retention(settings: Settings, db: Database, *, vault: Vault | None = None) -> ErasureReport | None:

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot.announce import RunAnnouncer, follow_finished_runs
 from bot.slack_standin import SlackStandIn
-from trainer import runs
+from ftbot.storage import runs
 
 
 def _finished_run(db, status: str = "succeeded") -> int:

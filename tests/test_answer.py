@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.answer import BASE_VERSION, Answerer
+from ftbot.answering.answer import BASE_VERSION, Answerer
 from ftbot.prompt import DONT_KNOW
 from ftbot.storage.models import Answer
+from ftbot.storage.versions import rollback
 from trainer.pipeline import run_training
-from trainer.registry import rollback
 
 
 def test_when_no_version_is_trained_then_the_base_model_answers_with_sources(

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from bot.answer import Answerer
+from ftbot.answering.answer import Answerer
 from ftbot.config import BUNDLED_BASE_MODEL, ConfigError, load_settings
 from ftbot.storage.models import ModelVersion, TrainingRun
+from ftbot.storage.versions import active_version
 from trainer.pipeline import run_training
-from trainer.registry import active_version
 
 
 @pytest.mark.parametrize(

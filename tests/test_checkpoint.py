@@ -13,7 +13,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from ftbot.config import TrainingConfig
 from ftbot.prompt import chat_messages
 from trainer.checkpoint import CheckpointStore, trainable_weights, training_key
-from trainer.lora import evaluate_loss, train_lora
+from trainer.lora import train_lora
+from trainer.packing import evaluate_loss
 
 CPU = torch.device("cpu")
 # Short rows and steps: each example is a row and a step of its own, so an epoch has six steps.

@@ -32,16 +32,16 @@ def test_when_ingest_runs_then_it_prints_a_reconciled_summary(tiny_settings, faq
 def test_when_ask_reads_stdin_with_json_then_each_question_gets_one_json_line_and_one_model_load(
     tiny_settings, faq: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.generator
+    import ftbot.answering.generator
 
     loads = []
-    original = bot.generator.LocalGenerator.__init__
+    original = ftbot.answering.generator.LocalGenerator.__init__
 
     def counting_init(self, *args, **kwargs):
         loads.append(1)
         original(self, *args, **kwargs)
 
-    monkeypatch.setattr(bot.generator.LocalGenerator, "__init__", counting_init)
+    monkeypatch.setattr(ftbot.answering.generator.LocalGenerator, "__init__", counting_init)
     runner.invoke(app, ["ingest", str(faq)])
     result = runner.invoke(
         app, ["ask", "--json", "-"], input="how many vacation days?\n\nWhat is the capital of Peru?\n"

@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 from ftbot.config import ConfigError, load_settings
 from ftbot.storage.db import Database, with_driver
 from ftbot.storage.models import ModelVersion
-from trainer.registry import RegistryError, active_version, promote, rollback
+from ftbot.storage.versions import RegistryError, active_version, promote, rollback
 
 pytestmark = pytest.mark.both_backends  # the database tests here run on SQLite and on PostgreSQL
 

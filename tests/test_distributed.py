@@ -21,9 +21,9 @@ import yaml
 from sqlalchemy import func, select
 
 from ftbot.config import load_settings
+from ftbot.storage import runs
 from ftbot.storage.models import ModelVersion, TrainingRun
-from trainer import runs
-from trainer.lora import TokenizedExample, group_steps, pack, share
+from trainer.packing import TokenizedExample, group_steps, pack, share
 from trainer.pipeline import run_training
 
 REPO = Path(__file__).resolve().parent.parent
@@ -160,7 +160,7 @@ def _summary(db, run_id: int) -> runs.RunSummary:
 
 def _train_tokens(rows: list[dict], settings) -> int:
     from ftbot.llm import load_tokenizer
-    from trainer.lora import tokenize_chat
+    from trainer.packing import tokenize_chat
 
     tokenizer = load_tokenizer(settings.base_model, settings.cache_dir)
     lengths = [len(tokenize_chat(tokenizer, r["messages"], r["weight"]).input_ids) for r in rows]

@@ -10,9 +10,9 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from bot.commands import FinetuneCommand, slack_value
+from connectors.anonymize.vault import PseudonymVault
 from connectors.ingest import Ingestor
-from connectors.pseudonym_vault import PseudonymVault
-from ftbot.erasure import apply_retention, forget
+from ftbot.erasure import apply_retention, forget, queue_retrain_after_erasure
 from ftbot.personal_keys import PersonalDataKeys, load_keys
 from ftbot.storage.models import (
     Answer,
@@ -25,8 +25,8 @@ from ftbot.storage.models import (
     TrainingExample,
     TrainingRun,
 )
-from trainer.registry import RegistryError, active_version, rollback
-from trainer.worker import Worker, queue_retrain_after_erasure
+from ftbot.storage.versions import RegistryError, active_version, rollback
+from trainer.worker import Worker
 
 # Two people, planted in a Q&A file, a document and a support transcript.
 JANA = ("Jana Novak", "jana.novak@corp.example", "+49 30 5557 2301")
@@ -240,7 +240,7 @@ def test_when_slack_wraps_a_value_then_forget_reads_what_was_typed(typed: str, v
 def test_when_an_erasure_lands_then_a_running_bot_stops_quoting_it_and_falls_back_to_the_base_model(
     tiny_settings, db, planted: PseudonymVault
 ) -> None:
-    from bot.answer import BASE_VERSION, Answerer
+    from ftbot.answering.answer import BASE_VERSION, Answerer
     from ftbot.storage.erasure import retire_erased
     from trainer.pipeline import run_training
 
@@ -281,12 +281,13 @@ def test_when_an_admin_correction_named_a_person_then_forgetting_them_removes_it
 
 
 def test_when_a_run_is_training_during_an_erasure_then_it_is_cancelled_and_makes_no_version(tiny_settings, db) -> None:
-    from trainer import runs
+    from ftbot.storage import runs
+    from ftbot.storage.workers import new_worker_id
 
     with db.session() as session:
         run = runs.enqueue(session, trigger="cli")
         run_id = run.id
-    assert runs.claim(db, run_id, runs.new_worker_id())
+    assert runs.claim(db, run_id, new_worker_id())
     with db.session() as session:
         session.add(Answer(question="Is Jana Novak in today?", answer="I don't know.", model_version="base"))
 

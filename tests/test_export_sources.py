@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from connectors.registry import build_connector
 from connectors.sync import SourceSync
-from ftbot.config import ExportSourceConfig, Settings
+from ftbot.config import Settings
+from ftbot.source_config import ExportSourceConfig
 from ftbot.storage.db import Database
 from ftbot.storage.models import Record
 

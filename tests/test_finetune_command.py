@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.commands import USAGE, FinetuneCommand
+from ftbot.storage import runs
 from ftbot.storage.models import ModelVersion, utcnow
-from trainer import runs
-from trainer.registry import active_version, promote
+from ftbot.storage.versions import active_version, promote
 
 pytestmark = pytest.mark.both_backends  # every test here runs on SQLite and on PostgreSQL
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.generator import REPEAT_NGRAM, _last_full_sentence, _lookup_draft, _repeats
+from ftbot.answering.generator import REPEAT_NGRAM, _last_full_sentence, _lookup_draft, _repeats
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_when_the_last_tokens_occurred_before_then_what_followed_is_the_draft(
 def test_when_decoding_with_drafts_then_the_answer_equals_plain_greedy_decoding(tiny_settings) -> None:
     import torch
 
-    from bot.generator import LocalGenerator
+    from ftbot.answering.generator import LocalGenerator
 
     generator = LocalGenerator(tiny_settings, tiny_settings.base_model, None, "base")
     model, tokenizer = generator._model, generator._tokenizer
@@ -74,7 +74,7 @@ def test_when_decoding_with_drafts_then_the_answer_equals_plain_greedy_decoding(
 
 
 def test_when_prompts_share_a_prefix_then_only_the_rest_is_prefilled(tiny_settings) -> None:
-    from bot.generator import LocalGenerator
+    from ftbot.answering.generator import LocalGenerator
 
     generator = LocalGenerator(tiny_settings, tiny_settings.base_model, None, "base")
     tokenizer, model = generator._tokenizer, generator._model
@@ -116,6 +116,6 @@ def test_when_prompts_share_a_prefix_then_only_the_rest_is_prefilled(tiny_settin
     ],
 )
 def test_when_an_answer_repeats_a_sentence_then_it_ends_before_the_repeat(text: str, kept: str) -> None:
-    from bot.generator import without_repeated_sentences
+    from ftbot.answering.generator import without_repeated_sentences
 
     assert without_repeated_sentences(text) == kept

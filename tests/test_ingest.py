@@ -16,8 +16,10 @@ from sqlalchemy import func, select
 
 from connectors.anonymize import AnonymizationError, AnonymizedRecord
 from connectors.base import UnreadableFile
+from connectors.detect import connector_for
 from connectors.documents import DocumentConnector
-from connectors.ingest import Ingestor, connector_for, iter_files
+from connectors.folder import iter_files
+from connectors.ingest import Ingestor
 from connectors.qa_files import CsvQaConnector, JsonlQaConnector, MarkdownFaqConnector
 from ftbot.records import IngestReport, Skipped
 from ftbot.storage.db import Database

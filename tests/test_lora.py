@@ -11,7 +11,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ftbot.config import TrainingConfig
 from ftbot.prompt import chat_messages
-from trainer.lora import IGNORE, TokenizedExample, add_lora, batch_loss, pack, save_adapter, tokenize_chat, train_lora
+from trainer.lora import add_lora, save_adapter, train_lora
+from trainer.packing import IGNORE, TokenizedExample, batch_loss, pack, tokenize_chat
 
 CPU = torch.device("cpu")
 

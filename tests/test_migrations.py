@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, delete, func, inspect, select
 from sqlalchemy.orm import Session
 
+from ftbot.storage import runs
 from ftbot.storage.db import Database, downgrade, upgrade
 from ftbot.storage.models import (
     Answer,
@@ -23,7 +24,6 @@ from ftbot.storage.models import (
     TrainingExample,
     TrainingRun,
 )
-from trainer import runs
 
 pytestmark = pytest.mark.both_backends
 

@@ -15,15 +15,15 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from typer.testing import CliRunner
 
-from bot.answer import BASE_VERSION, Answerer
-from bot.generator import LocalGenerator
-from bot.openai_backend import OpenAIGenerator, ServingError, adapter_name
 from bot.openai_standin import LoraEngine, OpenAIStandIn
+from ftbot.answering.answer import BASE_VERSION, Answerer
+from ftbot.answering.generator import LocalGenerator
+from ftbot.answering.openai_backend import OpenAIGenerator, ServingError, adapter_name
 from ftbot.cli import app
 from ftbot.config import ConfigError, Settings, TrainingConfig, load_settings
 from ftbot.storage.models import ModelVersion
+from ftbot.storage.versions import promote
 from trainer.lora import add_lora, save_adapter
-from trainer.registry import promote
 
 QUESTIONS = [
     "How many vacation days do I get?",

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 
 from connectors.ingest import Ingestor
 from ftbot.storage.models import ModelVersion, TrainingExample, TrainingRun
+from ftbot.storage.versions import active_version, should_promote
 from trainer import pipeline
 from trainer.dataset import OFF_TOPIC_QUESTIONS, REFUSAL_SHARE, stable_split
 from trainer.pipeline import build_dataset, run_training
-from trainer.registry import active_version, should_promote
 
 FAQ = """question,answer
 How many vacation days do I get?,Full-time employees get 28 vacation days per year.
@@ -130,8 +130,8 @@ def test_when_gate_compares_validation_losses_then_only_a_better_candidate_wins(
 def test_when_an_earlier_run_died_without_a_trace_then_train_reaps_it_and_runs(tiny_settings, ingested) -> None:
     from datetime import timedelta
 
+    from ftbot.storage import runs
     from ftbot.storage.models import utcnow
-    from trainer import runs
 
     with ingested.session() as s:
         dead = runs.enqueue(s, trigger="cli").id

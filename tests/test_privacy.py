@@ -7,8 +7,8 @@ import json
 import pytest
 from conftest import EXAMPLES
 
-from bot.answer import Answerer
 from connectors.ingest import Ingestor
+from ftbot.answering.answer import Answerer
 from trainer.pipeline import run_training
 
 DEMO_INPUTS = ("handbook", "faq.csv", "support_faq.md", "support_transcripts.jsonl")

@@ -1,4 +1,4 @@
-"""Specifications for connectors.pseudonym_vault: the optional reversible mode, off by default."""
+"""Specifications for connectors.anonymize.vault: the optional reversible mode, off by default."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from connectors.anonymize import Anonymizer
-from connectors.pseudonym_vault import PseudonymVault, VaultKeyError, open_vault
+from connectors.anonymize.vault import PseudonymVault, VaultKeyError, open_vault
 
 SOURCE = "/exports/support.jsonl"
 RECORDS = {

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.reader import ANSWER_CHARS, DONT_KNOW_PLACE, RANK_PENALTY, Choice, as_reply, choose_answer
+from ftbot.answering.reader import ANSWER_CHARS, DONT_KNOW_PLACE, RANK_PENALTY, Choice, as_reply, choose_answer
 from ftbot.prompt import DONT_KNOW, chat_messages
 
 
@@ -89,7 +89,7 @@ def test_when_replies_are_scored_in_one_batch_then_each_equals_its_score_alone(t
     prompt and one reply gives: the mean log-probability of the reply's tokens and its end of turn."""
     import torch
 
-    from bot.generator import LocalGenerator
+    from ftbot.answering.generator import LocalGenerator
 
     generator = LocalGenerator(tiny_settings, tiny_settings.base_model, None, "base")
     model, tokenizer = generator._model, generator._tokenizer

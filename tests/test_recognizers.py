@@ -1,4 +1,4 @@
-"""Specifications for connectors.recognizers: each recognizer's positives and the look-alikes it must leave alone."""
+"""Specifications for the anonymizer's recognizers: each one's positives and the look-alikes it must leave alone."""
 
 import phonenumbers
 import pytest
@@ -9,19 +9,16 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 from spacy.tokens import Doc
 
-from connectors.name_words import has_name_shape, is_tool_name, reads_as_name
-from connectors.recognizers import (
+from connectors.anonymize.name_recognizers import KnownNamesRecognizer, NameCueRecognizer
+from connectors.anonymize.name_words import could_be_name, has_name_shape, is_tool_name, looks_german, reads_as_name
+from connectors.anonymize.recognizers import (
     GermanSocialSecurityRecognizer,
     GermanTaxIdRecognizer,
-    KnownNamesRecognizer,
-    NameCueRecognizer,
     OnlyIf,
     RegionalPhoneRecognizer,
     SlackMentionRecognizer,
     StreetAddressRecognizer,
-    could_be_name,
     fewest_phone_digits,
-    looks_german,
 )
 
 THRESHOLD = 0.35  # the Anonymizer's default score threshold

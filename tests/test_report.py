@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from trainer.report import loss_curve_png, summary_text
-from trainer.runs import RunSummary
+from bot.report import loss_curve_png, summary_text
+from ftbot.storage.runs import RunSummary
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 STARTED = datetime(2026, 11, 23, 3, 0)

@@ -19,8 +19,8 @@ from safetensors.torch import load_file
 from sqlalchemy import func, select
 
 from ftbot.config import load_settings
+from ftbot.storage import runs
 from ftbot.storage.models import ModelVersion
-from trainer import runs
 from trainer.checkpoint import POINTER
 from trainer.pipeline import run_training
 

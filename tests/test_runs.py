@@ -17,9 +17,11 @@ from typer.testing import CliRunner
 
 from connectors.ingest import Ingestor
 from ftbot.cli import app
+from ftbot.storage import runs
 from ftbot.storage.db import Database
 from ftbot.storage.models import ModelVersion, Source, TrainingRun, utcnow
-from trainer import pipeline, runs
+from ftbot.storage.workers import new_worker_id, worker_process_gone
+from trainer import tracking
 from trainer.pipeline import run_training
 
 FAQ = """question,answer
@@ -178,7 +180,7 @@ def test_when_four_threads_claim_ten_queued_runs_then_each_is_claimed_exactly_on
 CLAIM_ALL = """
 import json, sys
 from ftbot.storage.db import Database
-from trainer.runs import claim_next
+from ftbot.storage.runs import claim_next
 db = Database(sys.argv[1], migrate=False)
 mine = []
 while (run_id := claim_next(db, sys.argv[2])) is not None:
@@ -224,7 +226,7 @@ def test_when_a_step_is_long_then_the_heartbeat_thread_keeps_the_run_alive_until
     with db.session() as s:
         run_id = runs.enqueue(s, trigger="cli").id
     runs.claim(db, run_id, "w")
-    with pipeline.RunTracker(db, run_id, "w", progress=None, heartbeat_seconds=0.05) as tracker:
+    with tracking.RunTracker(db, run_id, "w", progress=None, heartbeat_seconds=0.05) as tracker:
         time.sleep(0.5)  # one long step: no on_step call
         with db.session() as s:
             assert runs.reap_stale(s, timeout_s=0.3) == []
@@ -238,7 +240,7 @@ def test_when_a_step_is_long_then_the_heartbeat_thread_keeps_the_run_alive_until
 
 def _worker_in(process: subprocess.Popen[bytes]) -> str:
     """A worker id as that process would have made it."""
-    place, _, rest = runs.new_worker_id().partition(":")
+    place, _, rest = new_worker_id().partition(":")
     return f"{place}:{process.pid}:{rest.partition(':')[2]}"
 
 
@@ -293,8 +295,8 @@ def test_a_run_on_another_host_is_left_to_the_heartbeat_timeout(db) -> None:
     with db.session() as s:
         assert runs.history(s)[0].status == "running"
         assert runs.reap_dead(s) == []
-    assert not runs.worker_process_gone("elsewhere:999999:abcd1234")
-    assert not runs.worker_process_gone(runs.new_worker_id())  # this very process
+    assert not worker_process_gone("elsewhere:999999:abcd1234")
+    assert not worker_process_gone(new_worker_id())  # this very process
 
 
 # Runs that train (tiny model) ---------------------------------------------------------------------------------
@@ -320,11 +322,11 @@ def test_when_a_run_succeeds_then_its_lifecycle_progress_and_loss_curve_are_reco
 def test_when_a_run_has_many_steps_then_its_saved_loss_curve_is_thinned_evenly(
     db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline, "MAX_CURVE_POINTS", 10)
+    monkeypatch.setattr(tracking, "MAX_CURVE_POINTS", 10)
     with db.session() as s:
         run_id = runs.enqueue(s, trigger="cli").id
     runs.claim(db, run_id, "w")
-    tracker = pipeline.RunTracker(db, run_id, "w", progress=None)
+    tracker = tracking.RunTracker(db, run_id, "w", progress=None)
     for step in range(1, 101):
         tracker.on_step(step, 100, 1.0 / step)
     steps = [step for step, _ in tracker.curve]
@@ -336,7 +338,7 @@ def test_when_a_run_has_many_steps_then_its_saved_loss_curve_is_thinned_evenly(
 def test_when_a_running_run_is_cancelled_then_it_stops_at_the_next_step_and_nothing_is_promoted(
     tiny_settings, ingested, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline, "SYNC_SECONDS", 0.05)
+    monkeypatch.setattr(tracking, "SYNC_SECONDS", 0.05)
     slow = tiny_settings.model_copy(update={"training": tiny_settings.training.model_copy(update={"epochs": 2000})})
     ended: list[BaseException] = []
 

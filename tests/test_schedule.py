@@ -13,8 +13,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select, text
 
 from ftbot.config import Settings, load_settings
+from ftbot.storage import runs
 from ftbot.storage.models import TrainingRun
-from trainer import runs, schedule
+from trainer import schedule
 from trainer.schedule import InvalidCron, RetrainScheduler, enqueue_scheduled, parse_cron, retrain_job, take_lease
 
 MONDAY_3AM = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)

@@ -11,10 +11,10 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from bot.answer import Answerer
 from bot.blocks import DOWNVOTE_ACTION, THINKING_TEXT, UPVOTE_ACTION
 from bot.serve import ServeOptions, running_bot
 from bot.slack_standin import SlackStandIn
+from ftbot.answering.answer import Answerer
 from ftbot.config import SlackConfig
 from ftbot.privacy import user_ref
 from ftbot.storage.models import Answer, Feedback, Record, TrainingRun
@@ -144,7 +144,7 @@ def test_when_a_training_run_is_busy_then_events_are_still_acked_within_3_second
     assert _running(db), "the training run finished before the events were delivered: make it longer"
     assert all(d.status == 200 and d.elapsed < 3.0 for d in deliveries), [(d.status, d.elapsed) for d in deliveries]
     with db.session() as session:
-        from trainer.runs import request_cancel
+        from ftbot.storage.runs import request_cancel
 
         request_cancel(session)
     training.join(timeout=60)

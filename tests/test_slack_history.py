@@ -16,8 +16,9 @@ from bot.slack_standin import SlackStandIn
 from bot.slack_standin.seed import ALICE, GENERAL
 from connectors.base import SourceUnavailable, SyncBatch
 from connectors.slack_history import SlackHistoryConnector, slack_client
-from ftbot.config import SlackSourceConfig, load_settings
+from ftbot.config import load_settings
 from ftbot.records import RawRecord, Skipped
+from ftbot.source_config import SlackSourceConfig
 
 BOT = "U0FTBOT"
 BOB = "U0BOB"  # the expert

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES
 
-from bot.answer import Answerer
 from bot.blocks import DOWNVOTE_ACTION, THINKING_TEXT
-from bot.serve import ServeOptions, running_bot
+from bot.serve import ServeOptions
 from bot.slack_standin import SlackStandIn
 from connectors.anonymize import Anonymizer
 from connectors.ingest import Ingestor
+from ftbot.answering.answer import Answerer
+from ftbot.cli.serve import running_service
 from ftbot.config import load_settings
 from ftbot.retrieval import Embedder
 from ftbot.storage.db import Database
@@ -52,7 +53,7 @@ def test_when_an_admin_corrects_an_answer_and_retrains_then_the_bot_gives_the_co
     answerer = Answerer(settings, db, anonymizer=anonymizer)
     options = ServeOptions(worker=True, scheduler=False)  # the worker trains in the bot's process
     local = settings.model_copy(update={"slack": settings.slack.model_copy(update={"standin_port": 0})})
-    with running_bot(local, db, options, say=lambda _: None, answerer=answerer) as running:
+    with running_service(local, db, options, say=lambda _: None, answerer=answerer) as running:
         running.transport.serve_in_background()
         assert running.standin is not None
         _round_trip(running.standin)

@@ -14,7 +14,8 @@ import pytest
 from conftest import EXAMPLES, FIXTURES
 
 from connectors.base import FileConnector, UnreadableFile
-from connectors.exports import MAX_MESSAGE_CHARS, detect_export
+from connectors.detect import detect_export
+from connectors.exports import MAX_MESSAGE_CHARS
 from connectors.intercom import IntercomConnector
 from connectors.transcripts import TranscriptCsvConnector, TranscriptJsonlConnector
 from connectors.zendesk import ZendeskConnector

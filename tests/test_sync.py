@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from connectors.base import SourceUnavailable, SyncBatch
+from connectors.detect import connector_for
+from connectors.documents import DocumentConnector
 from connectors.folder import FolderConnector
-from connectors.ingest import DocumentConnector, connector_for
 from connectors.sync import MAX_RECORD_CHARS, SourceSync
 from ftbot.records import Message, RawRecord, Skipped, source_uri
 from ftbot.storage.db import Database
@@ -314,7 +315,7 @@ def test_when_reversible_mode_is_on_then_the_vault_follows_the_records_and_the_d
 ) -> None:
     from cryptography.fernet import Fernet
 
-    from connectors.pseudonym_vault import PseudonymVault
+    from connectors.anonymize.vault import PseudonymVault
 
     vault = PseudonymVault(tmp_path / "vault" / "pseudonyms.db", Fernet.generate_key())
     syncer = SourceSync(db, anonymizer, embedder, vault=vault)  # type: ignore[arg-type]

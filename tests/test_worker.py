@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from ftbot.storage import runs
 from ftbot.storage.models import ModelVersion, TrainingRun
-from trainer import runs
+from ftbot.storage.versions import active_version
 from trainer.pipeline import run_training
-from trainer.registry import active_version
 from trainer.worker import Worker
 
 

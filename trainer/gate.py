@@ -79,7 +79,7 @@ def score_answers(
     active: ActiveModel | None,
 ) -> AnswerScores:
     """Answers of the candidate, the base model (no adapter) and the active version, same questions and retrieval."""
-    from bot.answer import BASE_VERSION, Answerer, build_generator
+    from ftbot.answering.answer import BASE_VERSION, Answerer, build_generator
 
     def score(base: str, adapter: Path | None, name: str) -> tuple[float, float | None]:
         generator = build_generator(settings, base, adapter, name)

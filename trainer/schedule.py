@@ -30,7 +30,8 @@ from sqlalchemy.exc import IntegrityError
 from ftbot.config import Settings
 from ftbot.storage.db import Database
 from ftbot.storage.models import AdminSetting, Lease, utcnow
-from trainer.runs import DuplicateTrigger, RunAlreadyPending, enqueue, new_worker_id
+from ftbot.storage.runs import DuplicateTrigger, RunAlreadyPending, enqueue
+from ftbot.storage.workers import new_worker_id
 
 log = logging.getLogger(__name__)
 

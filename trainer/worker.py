@@ -8,37 +8,20 @@ import time
 from collections.abc import Callable
 
 from ftbot.config import Settings
-from ftbot.erasure import apply_retention
+from ftbot.erasure import apply_retention, queue_retrain_after_erasure
 from ftbot.storage.db import Database
-from ftbot.storage.erasure import retrain_needed
-from trainer.runs import (
-    RunAlreadyPending,
+from ftbot.storage.runs import (
     RunSummary,
     claim_next,
-    enqueue,
-    new_worker_id,
-    pending_run,
     reap_stale,
     summarize,
 )
+from ftbot.storage.workers import new_worker_id
 
 log = logging.getLogger(__name__)
 
 # How often the worker erases records past their retention (retention_days).
 RETENTION_EVERY_S = 3600.0
-
-
-def queue_retrain_after_erasure(db: Database) -> int | None:
-    """Queue a run when the active version was trained on erased data and none is pending; its id, or None."""
-    with db.session() as session:
-        if not retrain_needed(session) or pending_run(session) is not None:
-            return None
-        try:
-            run = enqueue(session, trigger="erasure", requested_by="erasure")
-        except RunAlreadyPending:
-            return None
-        log.info("queued run %d: the active version was trained on erased data", run.id)
-        return run.id
 
 
 class Worker:
@@ -66,9 +49,9 @@ class Worker:
 
         on_finished hears of every ending, including runs reaped here after another worker died.
         """
+        from ftbot.storage.runs import RunCancelled, RunLost
         from trainer.distributed import accelerator_for, on_main
         from trainer.pipeline import execute_run
-        from trainer.runs import RunCancelled, RunLost
 
         accelerator = accelerator_for(self.settings.device)
         run_id = on_main(accelerator, self._reap_and_claim)
@@ -102,7 +85,7 @@ class Worker:
         if time.monotonic() - self._retention_checked < RETENTION_EVERY_S:
             return
         self._retention_checked = time.monotonic()
-        from connectors.pseudonym_vault import vault_for
+        from connectors.anonymize.vault import vault_for
 
         apply_retention(self.settings, self.db, vault=vault_for(self.settings))
 

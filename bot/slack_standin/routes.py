@@ -16,7 +16,7 @@ from bot.slack_standin.ui_page import PAGE
 from bot.slack_standin.web_api import call_method
 
 if TYPE_CHECKING:
-    from bot.slack_standin.server import SlackStandIn
+    from bot.slack_standin.surface import StandInSurface
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class StandInHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int]) -> None:
         super().__init__(address, StandInHandler)
-        self.standin: SlackStandIn | None = None
+        self.standin: StandInSurface | None = None
 
 
 class StandInHandler(RoutingHandler):
@@ -69,7 +69,7 @@ class StandInHandler(RoutingHandler):
         else:
             self._send(404, b"not found", "text/plain")
 
-    def _web_api(self, standin: SlackStandIn, method: str, args: dict[str, object]) -> None:
+    def _web_api(self, standin: StandInSurface, method: str, args: dict[str, object]) -> None:
         token = bearer_token(self.headers) or args.pop("token", None)
         if token is None:
             self._send_json(200, {"ok": False, "error": "not_authed"})
@@ -80,7 +80,7 @@ class StandInHandler(RoutingHandler):
         else:
             self._send_json(200, call_method(standin.workspace, method, args))
 
-    def _respond(self, standin: SlackStandIn, key: str, body: bytes) -> None:
+    def _respond(self, standin: StandInSurface, key: str, body: bytes) -> None:
         try:
             message = json.loads(body)
         except ValueError:
@@ -89,7 +89,7 @@ class StandInHandler(RoutingHandler):
         found = isinstance(message, dict) and standin.response_urls.respond(key, message)
         self._send(200 if found else 404, b"ok" if found else b"invalid_token", "text/plain")
 
-    def _upload(self, standin: SlackStandIn, file_id: str, data: bytes) -> None:
+    def _upload(self, standin: StandInSurface, file_id: str, data: bytes) -> None:
         try:
             standin.workspace.upload(file_id, data)
         except SlackError:
@@ -97,7 +97,7 @@ class StandInHandler(RoutingHandler):
             return
         self._send(200, f"OK - {len(data)}".encode(), "text/plain")
 
-    def _download(self, standin: SlackStandIn, file_id: str) -> None:
+    def _download(self, standin: StandInSurface, file_id: str) -> None:
         file = standin.workspace.file(file_id)
         if file is None or file.data is None:
             self._send(404, b"not found", "text/plain")

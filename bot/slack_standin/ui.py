@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 from bot.slack_standin.model import JSON, SlackError
 
 if TYPE_CHECKING:
-    from bot.slack_standin.server import SlackStandIn
+    from bot.slack_standin.surface import StandInSurface
 
 _AT_NAME = re.compile(r"@([\w.-]+)")
 
 
-def handle(standin: SlackStandIn, name: str, query: dict[str, str], body: bytes) -> tuple[int, JSON]:
+def handle(standin: StandInSurface, name: str, query: dict[str, str], body: bytes) -> tuple[int, JSON]:
     """Answer /_standin/<name>: `state` for the page to poll, the rest act as the chosen person."""
     try:
         if name == "state":
@@ -28,7 +28,7 @@ def handle(standin: SlackStandIn, name: str, query: dict[str, str], body: bytes)
         return 400, {"ok": False, "error": str(error)}
 
 
-def state(standin: SlackStandIn, user_id: str, channel_id: str) -> JSON:
+def state(standin: StandInSurface, user_id: str, channel_id: str) -> JSON:
     """What the page shows one person: people, their channels, one channel with threads, their modals."""
     ws = standin.workspace
     channels = [c for c in ws.channels() if user_id in c.members]
@@ -47,7 +47,7 @@ def state(standin: SlackStandIn, user_id: str, channel_id: str) -> JSON:
     }
 
 
-def _post(standin: SlackStandIn, request: dict[str, Any]) -> JSON:
+def _post(standin: StandInSurface, request: dict[str, Any]) -> JSON:
     # A message starting with "/" is a slash command, as in Slack's composer.
     text, user, channel = str(request["text"]).strip(), request["user"], request["channel"]
     if text.startswith("/"):
@@ -58,14 +58,14 @@ def _post(standin: SlackStandIn, request: dict[str, Any]) -> JSON:
     return {"ts": standin.post_message(user, channel, text, request.get("thread_ts") or None).ts}
 
 
-def _click(standin: SlackStandIn, request: dict[str, Any]) -> JSON:
+def _click(standin: StandInSurface, request: dict[str, Any]) -> JSON:
     result = standin.click_button(
         request["user"], request["channel"], request["ts"], request["action_id"], block_id=request.get("block_id")
     )
     return {"status": result.deliveries[-1].status}
 
 
-def _react(standin: SlackStandIn, request: dict[str, Any]) -> JSON:
+def _react(standin: StandInSurface, request: dict[str, Any]) -> JSON:
     user, channel, ts, name = request["user"], request["channel"], request["ts"], request["name"]
     message = standin.workspace.message(channel, ts)
     if message is None:
@@ -76,12 +76,12 @@ def _react(standin: SlackStandIn, request: dict[str, Any]) -> JSON:
     return {}
 
 
-def _submit(standin: SlackStandIn, request: dict[str, Any]) -> JSON:
+def _submit(standin: StandInSurface, request: dict[str, Any]) -> JSON:
     result = standin.submit_view(request["user"], request["view_id"], request.get("values", {}))
     return {"response": result.response}
 
 
-def _close(standin: SlackStandIn, request: dict[str, Any]) -> JSON:
+def _close(standin: StandInSurface, request: dict[str, Any]) -> JSON:
     standin.workspace.modals.close(request["view_id"])
     return {}
 

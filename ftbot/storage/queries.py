@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ftbot.storage.models import Answer, Feedback
+from ftbot.storage.models import Answer, Feedback, Record, Source, TrainingRun
 
 
 @dataclass(frozen=True)
@@ -54,3 +54,27 @@ def upvoted(session: Session) -> list[AnswerVotes]:
 def needs_review(session: Session) -> list[AnswerVotes]:
     """Answers voted down that no admin has corrected yet: left out of training, listed for admins."""
     return [v for v in voted_answers(session) if v.score < 0 and not v.corrected]
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    """What `ftbot status` shows: how much is stored, and the latest training run."""
+
+    sources: int
+    records_by_kind: dict[str, int]
+    answers: int
+    last_run: TrainingRun | None
+
+
+def store_counts(session: Session) -> StoreCounts:
+    by_kind = {kind: n for kind, n in session.execute(select(Record.kind, func.count()).group_by(Record.kind))}
+    return StoreCounts(
+        sources=session.scalar(select(func.count()).select_from(Source)) or 0,
+        records_by_kind=by_kind,
+        answers=session.scalar(select(func.count()).select_from(Answer)) or 0,
+        last_run=session.scalar(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(1)),
+    )
+
+
+def source_by_uri(session: Session, uri: str) -> Source | None:
+    return session.scalar(select(Source).where(Source.uri == uri))

@@ -6,6 +6,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from spacy.lang.de.stop_words import STOP_WORDS as GERMAN_STOP_WORDS
+from spacy.lang.en.stop_words import STOP_WORDS as ENGLISH_STOP_WORDS
 from spacy.language import Language
 from spacy.lookups import Lookups
 
@@ -102,6 +104,31 @@ WORKPLACE_WORDS = _words(
     """
 )
 
+# First and last names that are also everyday words. In lowercase they are read as the word, and even
+# capitalized they are no name where spaCy reads them as a verb ("Will the export ...", "Mark the ticket").
+NAME_WORDS = _words(
+    """
+    will mark grace rose bill frank hope summer faith joy sunny may june april august art bob pat rich chase
+    drew grant hunter lane page rock ray max miles young king long baker miller fox wolf fuchs koch bauer becker
+    fischer vogel weiß weiss klein lang hahn winter sommer schön frei ruby pearl amber crystal ivy holly iris
+    daisy lily violet jade dawn heather hazel robin angel clay cliff dale glen guy jack lance penny rob sue
+    """
+)
+COMMON_WORDS = frozenset(ENGLISH_STOP_WORDS | GERMAN_STOP_WORDS | NAME_WORDS)
+
+# The English model reads capitalized German nouns as names; these are the ones every German ticket or
+# letter has (its header, greeting and sign-off), plus the addressees of a greeting ("Hi team").
+NOT_NAMES = _words(
+    """
+    betreff grüße grüßen gruß rechnung rechnungen konto kunde kundin anfrage telefon tel fax mobil handy ruf
+    hallo danke bitte lieferung bestellung adresse anschrift name vorname nachname datum uhr frau herr team all
+    everyone folks there guys zusammen leute kollegen
+    """
+)
+# German noun endings no first or last name has ("Rechnung", "Möglichkeit", "Kundennummer").
+_GERMAN_NOUN_ENDINGS = ("ung", "ungen", "heit", "keit", "schaft", "nummer", "tät", "ismus", "ierung")
+_LONGEST_NAME_WORD = 15  # "Rentenversicherungsnummer" is German; "Schwarzenegger" (14) is a name
+
 # English determiners and possessives: "the Tock report", "a Likert scale", "your Mac" name no one.
 DETERMINERS = _words("the a an this that these those our your their its my his every each any no")
 
@@ -188,3 +215,26 @@ def reads_as_name(words: Sequence[str], dictionary: frozenset[str], common_words
         if lower in GIVEN_NAMES and (len(words) > 1 or lower not in common_words):
             return True
     return False
+
+
+def could_be_name(word: str) -> bool:
+    """Whether one word may be part of a person's name: capitalized, and no German function word or noun."""
+    lower = word.lower().rstrip(".")
+    return (
+        word[:1].isupper()
+        and not any(c.isdigit() for c in word)
+        and lower not in GERMAN_STOP_WORDS
+        and lower not in NOT_NAMES
+        and len(word) <= _LONGEST_NAME_WORD
+        and not (len(word) > 6 and lower.endswith(_GERMAN_NOUN_ENDINGS))
+    )
+
+
+_GERMAN_ONLY = GERMAN_STOP_WORDS - ENGLISH_STOP_WORDS
+_ENGLISH_ONLY = ENGLISH_STOP_WORDS - GERMAN_STOP_WORDS
+
+
+def looks_german(text: str) -> bool:
+    """Whether a text has more German than English function words ("der", "ist", "nicht" vs "the", "is")."""
+    words = [w.lower() for w in re.findall(r"[^\W\d_]+", text)]
+    return sum(w in _GERMAN_ONLY for w in words) > sum(w in _ENGLISH_ONLY for w in words)

@@ -14,12 +14,8 @@ be its own short transaction to be atomic.
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Select, Update, func, select, update
@@ -28,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from ftbot.storage.db import Database
 from ftbot.storage.models import ModelVersion, TrainingRun, TrainingRunEvent, utcnow
+from ftbot.storage.workers import place_and_pid, worker_process_gone
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
@@ -140,46 +137,6 @@ def claim_next(db: Database, worker_id: str) -> int | None:
             return run_id
 
 
-def new_worker_id() -> str:
-    """place:pid:random, so a run's row says which process on which machine trains it."""
-    return f"{_this_place()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _this_place() -> str:
-    """The host name, and on Linux the process-id namespace too: two containers may share a host name (host
-    networking) while their process ids are separate, and only a process in the same place can be looked up."""
-    try:
-        namespace = f"/{os.stat('/proc/self/ns/pid').st_ino}"
-    except OSError:
-        namespace = ""
-    return socket.gethostname() + namespace
-
-
-def worker_process_gone(worker_id: str) -> bool:
-    """True when the worker ran here (same host and process namespace) and its process no longer exists or is
-    a zombie; False when it is alive, or ran elsewhere (there only the heartbeat timeout can tell)."""
-    place, pid = _place_and_pid(worker_id)
-    if place != _this_place() or pid is None:
-        return False
-    try:
-        os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # it exists, under another user
-    try:  # killed but not yet waited for by its parent: it will never beat again
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
-    except OSError:
-        return False
-
-
-def _place_and_pid(worker_id: str) -> tuple[str, int | None]:
-    """new_worker_id's parts: where the worker ran, and its process id (None if the id is not ours)."""
-    place, _, rest = worker_id.partition(":")
-    pid = rest.partition(":")[0]
-    return place, int(pid) if pid.isdigit() else None
-
-
 def reap_dead(session: Session) -> list[int]:
     """Fail, at once, running runs whose worker process on this host is gone (kill -9, a crash, a reboot).
     Every command that shows or acts on runs calls it first, so a dead run never looks alive."""
@@ -187,7 +144,7 @@ def reap_dead(session: Session) -> list[int]:
     reaped = []
     for run_id, worker_id in running:
         if worker_id and worker_process_gone(worker_id):
-            place, pid = _place_and_pid(worker_id)
+            place, pid = place_and_pid(worker_id)
             error = f"its worker process {pid} on {place.partition('/')[0]} is gone (killed or crashed)"
             if _end(session, run_id, FAILED, error, expect=RUNNING, where=TrainingRun.worker_id == worker_id):
                 reaped.append(run_id)

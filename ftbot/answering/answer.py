@@ -11,16 +11,16 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.generator import Generator, LocalGenerator
-from bot.reader import ReplyScorer, choose_answer
 from connectors.anonymize import Anonymizer
+from ftbot.answering.generator import Generator, LocalGenerator
+from ftbot.answering.reader import ReplyScorer, choose_answer
 from ftbot.config import Settings
 from ftbot.prompt import DONT_KNOW, chat_messages, fit_contexts
 from ftbot.retrieval import Embedder, Hit, RetrievalIndex, embed_missing
 from ftbot.storage.db import Database
 from ftbot.storage.erasure import erased_versions, last_erasure_at, set_keys
 from ftbot.storage.models import Answer, Record
-from trainer.registry import active_version
+from ftbot.storage.versions import active_version
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Answerer:
 
     @property
     def scorer(self) -> ReplyScorer | None:
-        """The generator when answers are chosen among the context's passages (bot/reader.py); None when the
+        """The generator when answers are chosen among the context's passages (ftbot/answering/reader.py); None when the
         model writes them (the `generate` reader, or a backend that cannot score replies)."""
         generator = self.generator
         return generator if isinstance(generator, ReplyScorer) and self.settings.generation.reader == "select" else None
@@ -187,7 +187,7 @@ class Answerer:
 def build_generator(settings: Settings, base_model: str, adapter_path: Path | None, version: str) -> Generator:
     """The backend settings.serving names: transformers in this process, or an OpenAI-compatible server."""
     if settings.serving.backend == "openai":
-        from bot.openai_backend import OpenAIGenerator
+        from ftbot.answering.openai_backend import OpenAIGenerator
 
         return OpenAIGenerator(settings, base_model, adapter_path, version)
     return LocalGenerator(settings, base_model, adapter_path, version)

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from bot.generator import without_repeated_sentences
+from ftbot.answering.generator import without_repeated_sentences
 from ftbot.config import ServingConfig, Settings
 
 log = logging.getLogger(__name__)

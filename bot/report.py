@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from trainer.runs import CANCELLED, FAILED, SUCCEEDED, RunSummary
+from ftbot.storage.runs import CANCELLED, FAILED, SUCCEEDED, RunSummary
 
 _ICONS = {SUCCEEDED: ":white_check_mark:", FAILED: ":x:", CANCELLED: ":no_entry_sign:"}
 

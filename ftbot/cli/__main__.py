@@ -1,0 +1,3 @@
+from ftbot.cli import main
+
+main()

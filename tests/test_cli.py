@@ -92,3 +92,9 @@ def test_when_a_setting_is_wrong_then_the_error_is_one_line_naming_it(
 def test_when_ingest_is_given_a_missing_path_then_it_says_so(home: Path) -> None:
     result = runner.invoke(app, ["ingest", "no-such-folder"])
     assert result.exit_code == 1 and "no-such-folder" in result.output
+
+
+def test_the_demo_reads_the_bundled_examples() -> None:
+    from ftbot.cli.ask import DEMO_INPUTS, EXAMPLES_DIR
+
+    assert all((EXAMPLES_DIR / name).exists() for name in DEMO_INPUTS)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ftbot.answering.answer import Answerer, AnswerResult
 
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 DEMO_INPUTS = ("handbook", "faq.csv", "support_faq.md", "support_transcripts.jsonl")
 DEMO_QUESTIONS = (
     "How many vacation days do full-time employees get?",

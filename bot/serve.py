@@ -18,7 +18,7 @@ from bot.app import SLACK_API_URL, SlackBot, SlackConnection
 from bot.commands import Schedule
 from bot.slack_standin import SlackStandIn
 from bot.transports import HttpTransport, SocketModeTransport, Transport
-from connectors.anonymize import Anonymizer
+from connectors.anonymize import anonymizer_for
 from connectors.slack_directory import directory_names
 from ftbot.answering.answer import Answerer
 from ftbot.config import ConfigError, Settings
@@ -73,7 +73,7 @@ def running_bot(
         if answerer is None or answerer.anonymizer is None:
             # The member directory's names are masked in any language, where spaCy alone misses many.
             names = directory_names(WebClient(token=connection.bot_token, base_url=connection.api_url or SLACK_API_URL))
-            anonymizer = Anonymizer(spacy_model=settings.spacy_model, allow_list=settings.allow_list, known_names=names)
+            anonymizer = anonymizer_for(settings, known_names=names)
             answerer = Answerer(settings, db, anonymizer=anonymizer)
         assert answerer.anonymizer is not None
         bot = SlackBot(

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         pos_tagger,
         use_numpy_blas,
     )
-    from connectors.anonymize.facade import BATCH_SIZE, AnonymizationError, Anonymizer
+    from connectors.anonymize.facade import BATCH_SIZE, AnonymizationError, Anonymizer, anonymizer_for
     from connectors.anonymize.pseudonyms import LABELS, AnonymizedRecord, PseudonymTable
     from connectors.anonymize.recognizers import LANGUAGE
     from connectors.anonymize.vault import PseudonymVault, VaultKeyError, open_vault, vault_for
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 # Public name -> the module of this package that defines it.
 _HOMES = {
     "Anonymizer": "facade",
+    "anonymizer_for": "facade",
     "AnonymizationError": "facade",
     "BATCH_SIZE": "facade",
     "AnonymizedRecord": "pseudonyms",
@@ -65,6 +66,7 @@ __all__ = [
     "AnonymizationError",
     "AnonymizedRecord",
     "Anonymizer",
+    "anonymizer_for",
     "NerNlpEngine",
     "NoContextEnhancer",
     "OfflineEmailRecognizer",

@@ -17,6 +17,7 @@ from connectors.anonymize.spans import (
     whole_words_pattern,
     without_allowed,
 )
+from ftbot.config import Settings
 
 # Texts per spaCy nlp.pipe batch: chat messages are short, so larger batches amortize better.
 BATCH_SIZE = 128
@@ -96,3 +97,8 @@ class Anonymizer:
         # spaCy often misses a lone "Jonas" in one turn after tagging "Jonas Albrecht" in another.
         names = person_names(texts, spans)
         return [found + name_mentions(text, names, found) for text, found in zip(texts, spans, strict=True)]
+
+
+def anonymizer_for(settings: Settings, known_names: Iterable[str] = ()) -> Anonymizer:
+    """The Anonymizer the settings describe (spaCy model, allow-list), plus the Slack member directory's names."""
+    return Anonymizer(spacy_model=settings.spacy_model, allow_list=settings.allow_list, known_names=known_names)

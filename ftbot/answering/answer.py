@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connectors.anonymize import Anonymizer
+from connectors.anonymize import Anonymizer, anonymizer_for
 from ftbot.answering.generator import Generator, LocalGenerator
 from ftbot.answering.reader import ReplyScorer, choose_answer
 from ftbot.config import Settings
@@ -56,7 +56,7 @@ class Answerer:
         self.use_adapter, self.use_retrieval, self.store = use_adapter, use_retrieval, store
         # Only stored answers need anonymizing; evaluation runs skip loading spaCy and Presidio.
         if anonymizer is None and store:
-            anonymizer = Anonymizer(spacy_model=settings.spacy_model, allow_list=settings.allow_list)
+            anonymizer = anonymizer_for(settings)
         self.anonymizer = anonymizer
         # Keyed hashes of the personal data in stored questions, so an erasure finds them.
         self._keys = settings.personal_keys() if store else None

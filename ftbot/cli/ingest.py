@@ -118,15 +118,11 @@ def _sync_sources(ctx: Context, names: list[str], *, full: bool) -> bool:
 
 def _ingest_models(ctx: Context) -> tuple[Any, Any]:
     """The anonymizer (with the Slack member directory's names when Slack is connected) and the embedder."""
-    from connectors.anonymize import Anonymizer
+    from connectors.anonymize import anonymizer_for
     from ftbot.retrieval import Embedder
 
     with console.status("loading the anonymizer and embedding model..."):
-        anonymizer = Anonymizer(
-            spacy_model=ctx.settings.spacy_model,
-            allow_list=ctx.settings.allow_list,
-            known_names=_directory_names(ctx.settings),
-        )
+        anonymizer = anonymizer_for(ctx.settings, known_names=_directory_names(ctx.settings))
         return anonymizer, Embedder(ctx.settings.embedding_model)
 
 

@@ -168,8 +168,8 @@ def _thread(rng: random.Random, plan: Plan, channel: str, at: float, room: int) 
 
 def seed_history(workspace: Any, plan: Plan) -> dict[str, str]:
     """Post the plan oldest first (timestamps only increase), straight into the workspace; channel name -> id."""
-    from bot.slack_standin.payloads import rich_text_blocks
-    from bot.slack_standin.seed import GENERAL
+    from bot.standins.slack.payloads import rich_text_blocks
+    from bot.standins.slack.seed import GENERAL
 
     bot = workspace.identity.bot_user_id
     for i in range(PEOPLE):
@@ -201,7 +201,7 @@ def seed_history(workspace: Any, plan: Plan) -> dict[str, str]:
 
 def serve_standin(size: int, seed: int, conn: Connection) -> None:
     """The stand-in's process: seed `size` messages, say where to reach them, serve until told to stop."""
-    from bot.slack_standin import SlackStandIn
+    from bot.standins.slack import SlackStandIn
 
     plan = history_plan(size, seed)
     with SlackStandIn(port=0, seed=True) as standin:

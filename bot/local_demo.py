@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.blocks import THINKING_TEXT
 from bot.serve import ServeOptions, running_bot
-from bot.slack_standin import SlackStandIn
+from bot.standins.slack import SlackStandIn
 from bot.transports import HttpTransport
 from ftbot.answering.answer import Answerer
 from ftbot.config import Settings

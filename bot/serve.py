@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from bot import metrics
 from bot.app import SLACK_API_URL, SlackBot, SlackConnection
 from bot.commands import Schedule
-from bot.slack_standin import SlackStandIn
+from bot.standins.slack import SlackStandIn
 from bot.transports import HttpTransport, SocketModeTransport, Transport
 from connectors.anonymize import anonymizer_for
 from connectors.slack_directory import directory_names

@@ -9,7 +9,7 @@ import time
 from slack_sdk import WebClient
 
 from bot.announce import RunAnnouncer, follow_finished_runs
-from bot.slack_standin import SlackStandIn
+from bot.standins.slack import SlackStandIn
 from ftbot.storage import runs
 
 

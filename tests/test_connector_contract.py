@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from bot.slack_standin import SlackStandIn
-from bot.slack_standin.seed import ALICE, GENERAL
+from bot.standins.slack import SlackStandIn
+from bot.standins.slack.seed import ALICE, GENERAL
 from connectors.base import Connector, FileConnector, SourceUnavailable, SyncBatch, UnreadableFile
 from connectors.detect import connector_for
 from connectors.documents import DocumentConnector

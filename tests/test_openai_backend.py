@@ -15,7 +15,7 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from typer.testing import CliRunner
 
-from bot.openai_standin import LoraEngine, OpenAIStandIn
+from bot.standins.openai import LoraEngine, OpenAIStandIn
 from ftbot.answering.answer import BASE_VERSION, Answerer
 from ftbot.answering.generator import LocalGenerator
 from ftbot.answering.openai_backend import OpenAIGenerator, ServingError, adapter_name

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.blocks import DOWNVOTE_ACTION, THINKING_TEXT, UPVOTE_ACTION
 from bot.serve import ServeOptions, running_bot
-from bot.slack_standin import SlackStandIn
+from bot.standins.slack import SlackStandIn
 from ftbot.answering.answer import Answerer
 from ftbot.config import SlackConfig
 from ftbot.privacy import user_ref

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
-from bot.slack_standin import SlackStandIn
-from bot.slack_standin.seed import ALICE, GENERAL
+from bot.standins.slack import SlackStandIn
+from bot.standins.slack.seed import ALICE, GENERAL
 from connectors.base import SourceUnavailable, SyncBatch
 from connectors.slack_history import SlackHistoryConnector, slack_client
 from ftbot.config import load_settings

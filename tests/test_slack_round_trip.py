@@ -11,7 +11,7 @@ from conftest import EXAMPLES
 
 from bot.blocks import DOWNVOTE_ACTION, THINKING_TEXT
 from bot.serve import ServeOptions
-from bot.slack_standin import SlackStandIn
+from bot.standins.slack import SlackStandIn
 from connectors.anonymize import Anonymizer
 from connectors.ingest import Ingestor
 from ftbot.answering.answer import Answerer

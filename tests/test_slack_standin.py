@@ -26,8 +26,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
-from bot.slack_standin import SlackStandIn, sign
-from bot.slack_standin.seed import ADMIN, ALICE, ALICE_DM, GENERAL
+from bot.standins.slack import SlackStandIn, sign
+from bot.standins.slack.seed import ADMIN, ALICE, ALICE_DM, GENERAL
 
 REPO = Path(__file__).resolve().parent.parent
 BOT = "U0FTBOT"
@@ -557,7 +557,7 @@ def test_when_someone_types_at_ftbot_in_the_chat_then_the_bot_is_mentioned(
 @pytest.mark.skipif(shutil.which("ruff", path=str(Path(sys.executable).parent)) is None, reason="ruff not installed")
 def test_when_ruff_checks_the_stand_in_then_lint_and_format_are_clean() -> None:
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
-    paths = ["bot/slack_standin", "tests/test_slack_standin.py"]
+    paths = ["bot/standins/slack", "tests/test_slack_standin.py"]
     for command in (["check", *paths], ["format", "--check", *paths]):
         result = subprocess.run([str(ruff), *command], cwd=REPO, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr

@@ -7,8 +7,8 @@ import secrets
 import threading
 from dataclasses import dataclass
 
-from bot.slack_standin.model import JSON
-from bot.slack_standin.workspace import Workspace
+from bot.standins.slack.model import JSON
+from bot.standins.slack.workspace import Workspace
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.slack_standin.model import JSON, SlackError
-from bot.slack_standin.web_api import chat, conversations, files, views
-from bot.slack_standin.web_api.common import Call
-from bot.slack_standin.workspace import Workspace
+from bot.standins.slack.model import JSON, SlackError
+from bot.standins.slack.web_api import chat, conversations, files, views
+from bot.standins.slack.web_api.common import Call
+from bot.standins.slack.workspace import Workspace
 
 METHODS: dict[str, Callable[[Call], JSON]] = chat.METHODS | conversations.METHODS | views.METHODS | files.METHODS
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.slack_standin.ids import short_id
-from bot.slack_standin.model import JSON, SlackError
-from bot.slack_standin.web_api.common import Call
+from bot.standins.slack.ids import short_id
+from bot.standins.slack.model import JSON, SlackError
+from bot.standins.slack.web_api.common import Call
 
 _MAX_STACK = 3  # Slack's limit on views pushed over one another
 

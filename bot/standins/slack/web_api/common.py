@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bot.slack_standin.model import JSON, Channel, SlackError
-from bot.slack_standin.workspace import Workspace
+from bot.standins.slack.model import JSON, Channel, SlackError
+from bot.standins.slack.workspace import Workspace
 
 T = TypeVar("T")
 

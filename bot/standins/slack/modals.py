@@ -7,8 +7,8 @@ import secrets
 import threading
 import time
 
-from bot.slack_standin.ids import new_id, trigger_id
-from bot.slack_standin.model import JSON, SlackError, View
+from bot.standins.slack.ids import new_id, trigger_id
+from bot.standins.slack.model import JSON, SlackError, View
 
 
 class Modals:

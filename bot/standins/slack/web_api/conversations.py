@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
-from bot.slack_standin.model import JSON, Channel, SlackError
-from bot.slack_standin.web_api.common import Call, paginate
+from bot.standins.slack.model import JSON, Channel, SlackError
+from bot.standins.slack.web_api.common import Call, paginate
 
 _TYPES = {"public_channel": "public", "private_channel": "private", "im": "im"}
 

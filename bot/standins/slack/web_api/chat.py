@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.slack_standin.model import JSON, Channel, Message, SlackError
-from bot.slack_standin.web_api.common import Call
+from bot.standins.slack.model import JSON, Channel, Message, SlackError
+from bot.standins.slack.web_api.common import Call
 
 
 def post_message(call: Call) -> JSON:

@@ -1,16 +1,16 @@
-"""`python -m bot.slack_standin`: run the stand-in on its own, for a demo against a bot started separately."""
+"""`python -m bot.standins.slack`: run the stand-in on its own, for a demo against a bot started separately."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 
-from bot.local_http import serve_until_interrupted
-from bot.slack_standin.server import SlackStandIn
+from bot.standins.http import serve_until_interrupted
+from bot.standins.slack.server import SlackStandIn
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bot.slack_standin", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bot.standins.slack", description=__doc__)
     parser.add_argument("--port", type=int, default=3999, help="port on 127.0.0.1 (0 picks a free one)")
     parser.add_argument("--request-url", help="the bot's Request URL, e.g. http://127.0.0.1:3000/slack/events")
     parser.add_argument("--signing-secret", default="standin-signing-secret")

@@ -10,15 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from bot.local_http import BackgroundServer
-from bot.slack_standin import payloads
-from bot.slack_standin.delivery import Deliverer, Delivery
-from bot.slack_standin.model import JSON, Channel, Ephemeral, File, Identity, SlackError, User
-from bot.slack_standin.ratelimit import RateLimits
-from bot.slack_standin.response_urls import ResponseTarget, ResponseUrls
-from bot.slack_standin.routes import StandInHTTPServer
-from bot.slack_standin.seed import seed_demo_workspace
-from bot.slack_standin.workspace import Workspace
+from bot.standins.http import BackgroundServer
+from bot.standins.slack import payloads
+from bot.standins.slack.delivery import Deliverer, Delivery
+from bot.standins.slack.model import JSON, Channel, Ephemeral, File, Identity, SlackError, User
+from bot.standins.slack.ratelimit import RateLimits
+from bot.standins.slack.response_urls import ResponseTarget, ResponseUrls
+from bot.standins.slack.routes import StandInHTTPServer
+from bot.standins.slack.seed import seed_demo_workspace
+from bot.standins.slack.workspace import Workspace
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

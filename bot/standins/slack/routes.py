@@ -8,15 +8,15 @@ import urllib.parse
 from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
-from bot.local_http import RoutingHandler
-from bot.slack_standin import ui
-from bot.slack_standin.http_bodies import bearer_token, request_args, upload_bytes
-from bot.slack_standin.model import JSON, SlackError
-from bot.slack_standin.ui_page import PAGE
-from bot.slack_standin.web_api import call_method
+from bot.standins.http import RoutingHandler
+from bot.standins.slack import ui
+from bot.standins.slack.http_bodies import bearer_token, request_args, upload_bytes
+from bot.standins.slack.model import JSON, SlackError
+from bot.standins.slack.ui_page import PAGE
+from bot.standins.slack.web_api import call_method
 
 if TYPE_CHECKING:
-    from bot.slack_standin.surface import StandInSurface
+    from bot.standins.slack.surface import StandInSurface
 
 log = logging.getLogger(__name__)
 

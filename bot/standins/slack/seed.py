@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.slack_standin.workspace import Workspace
+from bot.standins.slack.workspace import Workspace
 
 ALICE = "U0ALICE"
 ADMIN = "U0ADMIN"

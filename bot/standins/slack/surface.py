@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from bot.slack_standin.model import JSON
-from bot.slack_standin.ratelimit import RateLimits
-from bot.slack_standin.response_urls import ResponseUrls
-from bot.slack_standin.workspace import Workspace
+from bot.standins.slack.model import JSON
+from bot.standins.slack.ratelimit import RateLimits
+from bot.standins.slack.response_urls import ResponseUrls
+from bot.standins.slack.workspace import Workspace
 
 
 class StandInSurface(Protocol):

@@ -1,7 +1,7 @@
 """A local stand-in for an OpenAI-compatible LoRA server, for tests and trials: vLLM's routes and shapes, a real
 model (transformers) and real adapters (peft, several loaded at once), greedy decoding.
 
-    python -m bot.openai_standin --port 8000    # then FTBOT_SERVING__BACKEND=openai
+    python -m bot.standins.openai --port 8000    # then FTBOT_SERVING__BACKEND=openai
                                                  #      FTBOT_SERVING__URL=http://127.0.0.1:8000/v1
 
 Routes, as vLLM answers them: GET /v1/models; POST /v1/chat/completions (unknown model: 404); with runtime LoRA
@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from bot.local_http import BackgroundServer, RoutingHandler, serve_until_interrupted
+from bot.standins.http import BackgroundServer, RoutingHandler, serve_until_interrupted
 from ftbot.llm import load_model_and_tokenizer, pick_device
 
 log = logging.getLogger(__name__)
@@ -305,12 +305,12 @@ class _Handler(RoutingHandler):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m bot.openai_standin`: serve ftbot's base model (or --base-model) until Ctrl-C."""
+    """`python -m bot.standins.openai`: serve ftbot's base model (or --base-model) until Ctrl-C."""
     from ftbot.config import load_settings
 
     settings = load_settings()
     parser = argparse.ArgumentParser(
-        prog="python -m bot.openai_standin", description="A local OpenAI-compatible LoRA server (vLLM's API)."
+        prog="python -m bot.standins.openai", description="A local OpenAI-compatible LoRA server (vLLM's API)."
     )
     parser.add_argument("--base-model", default=settings.base_model, help="default: FTBOT_BASE_MODEL")
     parser.add_argument("--served-model-name", help="default: the --base-model value, as vLLM does")

@@ -8,9 +8,9 @@ import time
 from collections.abc import Iterable
 from typing import TypeVar
 
-from bot.slack_standin.ids import new_id
-from bot.slack_standin.modals import Modals
-from bot.slack_standin.model import (
+from bot.standins.slack.ids import new_id
+from bot.standins.slack.modals import Modals
+from bot.standins.slack.model import (
     JSON,
     Channel,
     ChannelKind,

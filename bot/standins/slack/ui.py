@@ -6,10 +6,10 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from bot.slack_standin.model import JSON, SlackError
+from bot.standins.slack.model import JSON, SlackError
 
 if TYPE_CHECKING:
-    from bot.slack_standin.surface import StandInSurface
+    from bot.standins.slack.surface import StandInSurface
 
 _AT_NAME = re.compile(r"@([\w.-]+)")
 

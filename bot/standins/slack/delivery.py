@@ -12,8 +12,8 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
-from bot.slack_standin.model import JSON
-from bot.slack_standin.signing import sign
+from bot.standins.slack.model import JSON
+from bot.standins.slack.signing import sign
 
 log = logging.getLogger(__name__)
 

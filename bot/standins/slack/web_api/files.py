@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.slack_standin.model import JSON, SlackError
-from bot.slack_standin.web_api.common import Call
+from bot.standins.slack.model import JSON, SlackError
+from bot.standins.slack.web_api.common import Call
 
 
 def get_upload_url(call: Call) -> JSON:

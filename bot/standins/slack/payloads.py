@@ -8,8 +8,8 @@ import re
 import time
 import uuid
 
-from bot.slack_standin.ids import new_id, short_id
-from bot.slack_standin.model import JSON, Channel, Identity, User
+from bot.standins.slack.ids import new_id, short_id
+from bot.standins.slack.model import JSON, Channel, Identity, User
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 # Fields the Web API adds to a stored message that an event about a new message doesn't carry.

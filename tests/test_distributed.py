@@ -3,6 +3,7 @@ with deploy/accelerate/ddp.yaml, on the tiny model and SQLite; only the main pro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from safetensors.torch import load_file
 from sqlalchemy import func, select
 
 from ftbot.config import load_settings
@@ -151,6 +153,56 @@ def test_when_a_run_is_cancelled_under_a_two_process_worker_then_both_stop_at_th
     assert output.count("is waiting for runs") == 1
     interrupted = _summary(ingested, next_id)  # the stop reached the main process in the middle of a step
     assert interrupted.status == "cancelled" and "interrupted" in (interrupted.error or ""), output
+
+
+def test_when_a_two_process_run_is_killed_then_the_next_one_resumes_from_its_checkpoint_and_ends_the_same(
+    tiny_settings, ingested, launch_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**launch_env, "FTBOT_TRAINING__EPOCHS": "300", "FTBOT_TRAINING__CHECKPOINT_EVERY_STEPS": "2"}
+    env["FTBOT_TRAINING__GATE_QUESTIONS"] = "0"
+    whole = _launch(env, tmp_path, "train")
+    output, _ = whole.communicate(timeout=TIMEOUT_S)
+    assert whole.returncode == 0, output
+    checkpoints = tiny_settings.checkpoints_dir
+
+    def checkpoint_step() -> int:
+        pointers = list(checkpoints.glob("*/LATEST")) if checkpoints.exists() else []
+        return max((int(p.read_text().strip().removeprefix("step-")) for p in pointers), default=0)
+
+    killed = _launch(env, tmp_path, "train")
+    try:
+        _wait_for(lambda: checkpoint_step() >= 4, killed)
+    finally:
+        _kill_tree(killed)  # the launcher and both ranks, mid-run, as a crashed machine would
+    stopped_at = checkpoint_step()
+    assert 0 < stopped_at < 300, "killed too late: the run had finished"
+
+    resumed = _launch(env, tmp_path, "train")
+    output, _ = resumed.communicate(timeout=TIMEOUT_S)
+    assert resumed.returncode == 0, output
+    with ingested.session() as s:
+        history = runs.history(s, limit=3)
+    assert [run.status for run in history] == ["succeeded", "failed", "succeeded"]  # the killed run failed at once
+    assert history[0].metrics["resumed_at_step"] >= stopped_at and history[0].metrics["steps"] == 300
+    first, last = (
+        load_file(tiny_settings.adapters_dir / f"v{run.run_id}" / "adapter_model.safetensors")
+        for run in (history[2], history[0])
+    )
+    assert first.keys() == last.keys()
+    for name in first:
+        assert torch.allclose(first[name], last[name], atol=1e-4), name
+
+
+def _kill_tree(process: subprocess.Popen[str]) -> None:
+    """SIGKILL a launch and every process under it (torch's elastic agent starts the ranks in groups of their own)."""
+    import psutil
+
+    family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    for member in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.kill()
+    psutil.wait_procs(family, timeout=30)
+    process.wait(timeout=30)
 
 
 def _summary(db, run_id: int) -> runs.RunSummary:

@@ -135,7 +135,8 @@ def train_lora(
 
     checkpoints: where this training's checkpoints are (trainer/checkpoint.py). Training continues from the
     newest one, replaying the data order up to its step, saves one every checkpoint_every_steps and at a stop.
-    Only a single process checkpoints: under DDP/FSDP the optimizer state is spread over the ranks.
+    Under DDP every rank holds the same weights and optimizer state: the main process saves, every rank
+    restores the same checkpoint. Under FSDP they are sharded over the ranks, and there is no checkpoint yet.
     """
     accelerator = accelerator or Accelerator(cpu=device.type == "cpu", device_placement=False)
     rank, ranks = accelerator.process_index, accelerator.num_processes
@@ -174,9 +175,14 @@ def train_lora(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config.warmup_steps, total_steps))
     loss_of, optimizer = accelerator.prepare(PackedLoss(peft_model, device), optimizer)
     trainable = [p for p in loss_of.parameters() if p.requires_grad]
-    if ranks > 1:
+    if is_sharded(accelerator):
         checkpoints = None
     state = (checkpoints.restore(peft_model, optimizer, scheduler) if checkpoints else None) or TrainingState()
+
+    def save_checkpoint() -> None:
+        assert checkpoints is not None
+        on_main(accelerator, lambda: checkpoints.save(peft_model, optimizer, scheduler, state))
+
     resumed_at = state.step
     if on_step:  # the loss curve goes on from where the interrupted run left it
         for done, loss in enumerate(state.losses, 1):
@@ -199,7 +205,7 @@ def train_lora(
             labeled, stopped = _agree(accelerator, device, sum(r.label_tokens for r, real in mine if real), should_stop)
             if stopped:
                 if checkpoints and step > resumed_at:
-                    checkpoints.save(peft_model, optimizer, scheduler, state)
+                    save_checkpoint()
                 break
             step_loss = torch.zeros((), device=device)
             for index, (row, real) in enumerate(mine):
@@ -224,7 +230,7 @@ def train_lora(
                 early = _validate(state, peft_model, evaluate_loss(loss_of, val_rows, device, accelerator), config)
                 loss_of.train()
             if checkpoints and checkpoints.due(step):
-                checkpoints.save(peft_model, optimizer, scheduler, state)
+                save_checkpoint()
             if early:
                 break
     seconds = time.perf_counter() - started

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ftbot.personal_keys import PersonalDataKeys
 from ftbot.records import RawRecord, Skipped
 from ftbot.storage.erasure import set_keys
-from ftbot.storage.models import Record, Source
+from ftbot.storage.models import PersonalDataKey, Record, Source
 
 
 def content_hash(content: str | bytes) -> str:
@@ -105,17 +105,23 @@ def add_file_records(
     """
     duplicates: list[Skipped] = []
     seen: set[str] = set()
+    added: list[Record] = []
     for raw in records:
         columns = record_columns(raw)
         if columns["content_hash"] in seen:
             duplicates.append(Skipped(f"{Path(source.uri).name} {raw.external_id}", "duplicate within the file"))
             continue
         seen.add(columns["content_hash"])
-        row = Record(source_id=source.id, external_id=raw.external_id, **columns)
-        session.add(row)
-        if keys is not None and originals.get(raw.external_id):
-            set_record_keys(session, row, keys.of_originals(originals[raw.external_id]))
-    session.flush()
+        added.append(Record(source_id=source.id, external_id=raw.external_id, **columns))
+    session.add_all(added)
+    session.flush()  # one flush for the file: every row's id, which its keys point at
+    if keys is not None:
+        session.add_all(
+            PersonalDataKey(digest=digest, record_id=row.id)
+            for row in added
+            for digest in sorted(keys.of_originals(originals.get(row.external_id, {})))
+        )
+        session.flush()
     return len(seen), duplicates
 
 

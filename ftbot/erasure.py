@@ -83,7 +83,12 @@ def apply_retention(settings: Settings, db: Database, *, vault: Vault | None = N
         if not selection:
             return None
         report = erase(
-            session, selection, reason="retention", requested_by="retention", datasets_dir=settings.datasets_dir
+            session,
+            selection,
+            reason="retention",
+            requested_by="retention",
+            datasets_dir=settings.datasets_dir,
+            reach_models=False,
         )
     _after_commit(settings, report, vault)
     log.info("retention: %s", report.counts())
@@ -99,7 +104,7 @@ def _after_commit(settings: Settings, report: ErasureReport, vault: Vault | None
         for uri, external_ids in by_source.items():
             vault.delete_records(uri, external_ids)
     delete_adapters(report.adapters_to_delete)
-    if report.records or report.answers:
+    if report.runs_cancelled or report.versions_marked:
         # A checkpoint holds the weights of a run that may have read the erased rows: it never resumes.
         shutil.rmtree(settings.checkpoints_dir, ignore_errors=True)
 

@@ -208,6 +208,7 @@ def test_when_records_are_past_their_retention_then_they_are_erased_by_the_same_
     with db.session() as session:
         assert session.query(Record).filter(Record.kind == "chat").count() == 0
         assert session.scalars(select(ErasureLogEntry.reason)).one() == "retention"
+    assert report.runs_cancelled == [] and report.versions_marked == []  # models wait for the scheduled run
 
 
 def test_keyed_hashes_find_every_spelling_and_only_with_the_secret(tmp_path: Path) -> None:
@@ -296,6 +297,8 @@ def test_when_a_run_is_training_during_an_erasure_then_it_is_cancelled_and_makes
     assert report.answers == 1 and report.runs_cancelled == [run_id]
     with db.session() as session:
         assert session.get_one(TrainingRun, run_id).cancel_requested
+        session.get_one(TrainingRun, run_id).cancel_requested = False
+    assert forget(tiny_settings, db, ["Nobody Stored"], requested_by="cli").runs_cancelled == []  # nothing held it
 
 
 def test_when_forget_runs_from_the_cli_then_it_prints_counts_never_the_value_and_models_shows_the_mark(

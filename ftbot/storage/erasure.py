@@ -212,9 +212,20 @@ def find_expired(session: Session, retention_days: dict[str, float], default_day
 
 
 def erase(
-    session: Session, selection: Selection, *, reason: str, requested_by: str, datasets_dir: Path
+    session: Session,
+    selection: Selection,
+    *,
+    reason: str,
+    requested_by: str,
+    datasets_dir: Path,
+    reach_models: bool = True,
 ) -> ErasureReport:
-    """Delete the selection and everything made from it; mark the versions trained on it; log the erasure."""
+    """Delete the selection and everything made from it; log the erasure.
+
+    With `reach_models` (a person's request) the versions trained on it are marked and a run training now is
+    cancelled, so a retrain replaces them at once. Retention leaves models to the next scheduled run: records
+    expire every day, and a retrain for each would never let a run finish.
+    """
     report = ErasureReport()
     _with_corrections(session, selection)
     records = session.execute(
@@ -227,8 +238,9 @@ def erase(
     needles += [value for value in selection.plain]
     touched = _erase_examples(session, selection.record_ids, needles, report)
     report.dataset_lines = _rewrite_datasets(session, datasets_dir, touched, needles)
-    _mark_versions(session, touched, report)
-    _cancel_running(session, report)
+    if reach_models and selection:
+        _mark_versions(session, touched, report)
+        _cancel_running(session, report)
 
     if selection.feedback_ids or selection.user_refs:
         feedback = delete(Feedback).where(

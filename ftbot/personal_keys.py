@@ -97,7 +97,8 @@ class PersonalDataKeys:
             label = _PSEUDONYM_LABEL.match(pseudonym)
             entity_type = LABEL_TYPES.get(label.group(1), label.group(1)) if label else "PERSON"
             for kind, form in _stored_forms(entity_type, value):
-                digests.add(self.digest(kind, form))
+                if canonical(kind, form):
+                    digests.add(self.digest(kind, form))
         return digests
 
     def of_rows(self, originals: Iterable[Mapping[str, str]]) -> set[str]:
@@ -113,7 +114,8 @@ class PersonalDataKeys:
         value = value.strip()
         forms: dict[str, str] = {}
         for entity_type in (*LABEL_TYPES.values(), "PERSON_PART"):
-            forms[self.digest(entity_type, value)] = entity_type
+            if canonical(entity_type, value):  # a name has no phone-number form, say
+                forms[self.digest(entity_type, value)] = entity_type
         if (user := SLACK_USER_ID.match(value)) is not None:
             forms[self.digest("SLACK_MENTION", user.group(1))] = "SLACK_MENTION"
         words = value.split()

@@ -314,7 +314,7 @@ def test_when_forget_runs_from_the_cli_then_it_prints_counts_never_the_value_and
     runner = CliRunner()
     assert runner.invoke(app, ["train"]).exit_code == 0
 
-    result = runner.invoke(app, ["forget", *JANA])
+    result = runner.invoke(app, ["forget", "-"], input="\n".join(JANA) + "\n")  # from stdin: not in the history
 
     assert result.exit_code == 0, result.output
     assert "erased: 3 records" in result.output and "marked as trained on erased data: v1" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -124,7 +125,10 @@ def feedback(limit: Annotated[int, typer.Option(help="How many answers to show."
 def forget(
     values: Annotated[
         list[str] | None,
-        typer.Argument(help="Emails, phone numbers, names or Slack user ids to erase everywhere."),
+        typer.Argument(
+            help="Emails, phone numbers, names or Slack user ids to erase everywhere; `-` reads one per line from "
+            "stdin (kept out of the shell history and the process list)."
+        ),
     ] = None,
     exact: Annotated[
         bool, typer.Option("--exact", help="A full name only: not the rows that use the first or last name alone.")
@@ -138,6 +142,8 @@ def forget(
         from ftbot.erasure import apply_retention, describe, queue_retrain_after_erasure
         from ftbot.erasure import forget as erase_values
 
+        if values == ["-"]:
+            values = [line.strip() for line in sys.stdin if line.strip()]
         if not values and not expired:
             raise ValueError("name a value to forget (ftbot forget jana@example.com), or pass --expired")
         ctx = Context()

@@ -67,8 +67,6 @@ class FinetuneCommand:
             return USAGE
         if name.lower() == "start":
             return self.start(user_id, channel_id)
-        if name.lower() == "forget":
-            return self.forget(user_id, rest.strip())
         return handler(user_id, rest.strip())
 
     def start(self, user_id: str, channel_id: str) -> str:

@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from connectors.store import count_records, replace_record, set_record_keys, source_for
+from connectors.store import replace_record, set_record_keys, source_for
 from ftbot.records import Message, RawRecord
 from ftbot.storage.erasure import CORRECTIONS_SOURCE, keys_of, set_keys
 from ftbot.storage.models import Answer, Feedback, utcnow
+from ftbot.storage.queries import count_records
 
 # Reactions that count as votes on the bot's answers.
 REACTION_VOTES = {"+1": 1, "thumbsup": 1, "white_check_mark": 1, "-1": -1, "thumbsdown": -1}

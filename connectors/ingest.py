@@ -14,13 +14,14 @@ from connectors.base import FileConnector, UnreadableFile
 from connectors.detect import connector_for
 from connectors.documents import DocumentConnector
 from connectors.folder import iter_files
-from connectors.store import add_file_records, content_hash, find_source, source_for
+from connectors.store import add_file_records, content_hash, source_for
 from connectors.sync import Anonymized, anonymize_safely, oversized
 from ftbot.personal_keys import PersonalDataKeys
 from ftbot.records import IngestReport, RawRecord, Skipped
 from ftbot.retrieval import Embedder, embed_missing
 from ftbot.storage.db import Database
 from ftbot.storage.models import Record, utcnow
+from ftbot.storage.queries import source_by_uri
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class Ingestor:
         uri = str(path.resolve())
         file_hash = content_hash(content)
         with self.db.session() as session:
-            source = find_source(session, uri)
+            source = source_by_uri(session, uri)
             if source is not None and source.content_hash == file_hash:
                 report.files_unchanged += 1
                 return

@@ -12,13 +12,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from ftbot.personal_keys import PersonalDataKeys
 from ftbot.records import RawRecord, Skipped
 from ftbot.storage.erasure import set_keys
 from ftbot.storage.models import PersonalDataKey, Record, Source
+from ftbot.storage.queries import source_by_uri
 
 
 def content_hash(content: str | bytes) -> str:
@@ -42,25 +43,15 @@ def record_columns(raw: RawRecord) -> dict[str, Any]:
     }
 
 
-def find_source(session: Session, uri: str) -> Source | None:
-    """The source stored under `uri`, if any."""
-    return session.scalar(select(Source).where(Source.uri == uri))
-
-
 def source_for(session: Session, uri: str, kind: str) -> Source:
     """The source stored under `uri`, added (with no content hash yet) when there is none; its kind is `kind`."""
-    source = find_source(session, uri)
+    source = source_by_uri(session, uri)
     if source is None:
         source = Source(uri=uri, kind=kind, content_hash="")
         session.add(source)
         session.flush()  # its id, for the records added next
     source.kind = kind
     return source
-
-
-def count_records(session: Session, source_id: int) -> int:
-    """How many records a source holds now (for `sources.record_count`)."""
-    return session.scalar(select(func.count()).where(Record.source_id == source_id)) or 0
 
 
 def replace_record(session: Session, source_id: int, raw: RawRecord) -> Record:

@@ -21,12 +21,13 @@ from sqlalchemy.orm import Session
 from connectors.anonymize import AnonymizationError, Anonymizer
 from connectors.anonymize.vault import PseudonymVault
 from connectors.base import Connector, SourceUnavailable, SyncBatch
-from connectors.store import count_records, set_record_keys, source_for, upsert_record
+from connectors.store import set_record_keys, source_for, upsert_record
 from ftbot.personal_keys import PersonalDataKeys
 from ftbot.records import RawRecord, Skipped, source_uri
 from ftbot.retrieval import Embedder, embed_missing, embed_records
 from ftbot.storage.db import Database
 from ftbot.storage.models import Record, Source, utcnow
+from ftbot.storage.queries import count_records
 
 log = logging.getLogger(__name__)
 

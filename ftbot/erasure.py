@@ -19,8 +19,8 @@ from typing import Protocol
 from ftbot.config import Settings
 from ftbot.records import source_uri
 from ftbot.storage.db import Database
-from ftbot.storage.erasure import ErasureReport, Selection, erase, find_expired, find_value, retrain_needed
-from ftbot.storage.runs import RunAlreadyPending, enqueue, pending_run
+from ftbot.storage.erasure import ErasureReport, erase, find_expired, find_values, retrain_needed
+from ftbot.storage.runs import RunAlreadyPending, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +43,7 @@ def forget(
     """Erase every row that held any of `values` (emails, phone numbers, names, Slack user ids)."""
     keys = settings.personal_keys()
     with db.session() as session:
-        selection = Selection()
-        for value in values:
-            found = find_value(session, keys, value, name_parts=name_parts)
-            selection.record_ids |= found.record_ids
-            selection.answer_ids |= found.answer_ids
-            selection.feedback_ids |= found.feedback_ids
-            selection.kinds |= found.kinds
-            selection.plain += found.plain
-            selection.user_refs |= found.user_refs
+        selection = find_values(session, keys, values, name_parts=name_parts)
         report = erase(
             session, selection, reason="request", requested_by=requested_by, datasets_dir=settings.datasets_dir
         )
@@ -63,9 +55,9 @@ def forget(
 def queue_retrain_after_erasure(db: Database) -> int | None:
     """Queue a run when the active version was trained on erased data and none is pending; its id, or None."""
     with db.session() as session:
-        if not retrain_needed(session) or pending_run(session) is not None:
+        if not retrain_needed(session):
             return None
-        try:
+        try:  # a pending run is refused: it is already the retrain (it builds its dataset after the erasure)
             run = enqueue(session, trigger="erasure", requested_by="erasure")
         except RunAlreadyPending:
             return None

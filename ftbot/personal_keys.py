@@ -23,18 +23,24 @@ import phonenumbers
 # with "+" or "00" are found whatever the region.
 PHONE_REGIONS = ("DE", "US", "GB")
 
-# The label inside a pseudonym (<EMAIL_2>) -> the entity type whose canonical form its value takes.
-LABEL_TYPES = {
+# Presidio's entity type -> the label inside our pseudonyms (connectors/anonymize looks for exactly these).
+LABELS = {
     "PERSON": "PERSON",
-    "EMAIL": "EMAIL_ADDRESS",
-    "PHONE": "PHONE_NUMBER",
-    "IBAN": "IBAN_CODE",
-    "CARD": "CREDIT_CARD",
-    "IP": "IP_ADDRESS",
-    "TAX_ID": "DE_TAX_ID",
-    "SOCIAL_SECURITY": "DE_SOCIAL_SECURITY",
-    "ADDRESS": "STREET_ADDRESS",
+    "EMAIL_ADDRESS": "EMAIL",
+    "PHONE_NUMBER": "PHONE",
+    "IBAN_CODE": "IBAN",
+    "CREDIT_CARD": "CARD",
+    "IP_ADDRESS": "IP",
+    "DE_TAX_ID": "TAX_ID",
+    "DE_SOCIAL_SECURITY": "SOCIAL_SECURITY",
+    "STREET_ADDRESS": "ADDRESS",
+    # A mention is a person: "<@U012ABCDEF> asked" becomes "<PERSON_1> asked".
+    "SLACK_MENTION": "PERSON",
 }
+# A label -> the entity type whose canonical form its value takes (a mention is told apart by its value).
+LABEL_TYPES = {label: entity_type for entity_type, label in LABELS.items() if entity_type != "SLACK_MENTION"}
+# What Anonymizer writes: <PERSON_1>, <EMAIL_2>, <SOCIAL_SECURITY_1>; group 1 is the label.
+PSEUDONYM = re.compile(r"<([A-Z]+(?:_[A-Z]+)*)_\d+>")
 # What an erasure log entry calls each type (never the value itself).
 TYPE_NAMES = {
     "PERSON": "person name",
@@ -51,7 +57,6 @@ TYPE_NAMES = {
 }
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$")
 SLACK_USER_ID = re.compile(r"^<?@?([UW][A-Z0-9]{6,})>?$")
-_PSEUDONYM_LABEL = re.compile(r"^<([A-Z]+(?:_[A-Z]+)*)_\d+>$")
 
 
 def canonical(entity_type: str, value: str) -> str:
@@ -94,7 +99,7 @@ class PersonalDataKeys:
         """The keys of a row whose pseudonyms stand for `originals` (pseudonym -> value, as the anonymizer made)."""
         digests: set[str] = set()
         for pseudonym, value in originals.items():
-            label = _PSEUDONYM_LABEL.match(pseudonym)
+            label = PSEUDONYM.fullmatch(pseudonym)
             entity_type = LABEL_TYPES.get(label.group(1), label.group(1)) if label else "PERSON"
             for kind, form in _stored_forms(entity_type, value):
                 if canonical(kind, form):

@@ -9,22 +9,7 @@ from dataclasses import dataclass, field
 from presidio_analyzer import RecognizerResult
 
 from connectors.anonymize.spans import replace_spans
-from ftbot.personal_keys import canonical
-
-# Presidio's entity type -> the label inside our pseudonyms. Only these entities are looked for.
-LABELS = {
-    "PERSON": "PERSON",
-    "EMAIL_ADDRESS": "EMAIL",
-    "PHONE_NUMBER": "PHONE",
-    "IBAN_CODE": "IBAN",
-    "CREDIT_CARD": "CARD",
-    "IP_ADDRESS": "IP",
-    "DE_TAX_ID": "TAX_ID",
-    "DE_SOCIAL_SECURITY": "SOCIAL_SECURITY",
-    "STREET_ADDRESS": "ADDRESS",
-    # A mention is a person: "<@U012ABCDEF> asked" becomes "<PERSON_1> asked".
-    "SLACK_MENTION": "PERSON",
-}
+from ftbot.personal_keys import LABELS, canonical
 
 
 @dataclass(frozen=True)

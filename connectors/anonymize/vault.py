@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
@@ -12,9 +11,8 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from ftbot.config import Settings
+from ftbot.personal_keys import PSEUDONYM
 
-# What Anonymizer writes: <PERSON_1>, <EMAIL_2>, <SOCIAL_SECURITY_1>.
-PSEUDONYM = re.compile(r"<[A-Z]+(?:_[A-Z]+)*_\d+>")
 MAKE_KEY = "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
 _KEY_CHECK = b"ftbot pseudonym vault"
 _SCHEMA = """

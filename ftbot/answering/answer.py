@@ -106,17 +106,15 @@ class Answerer:
             active = active_version(session)
             records_changed = self.index is not None and _records_state(session) != self._records_seen
             erased = self.index is not None and last_erasure_at(session) != self._erasure_seen
-            marked = erased_versions(session)
-        if erased:
-            self.index = self._load_index()
         swapped = (active.name if active else BASE_VERSION) != self.generator.version
+        if erased or (swapped and records_changed):
+            self.index = self._load_index()
         if swapped:
-            if records_changed and not erased:
-                self.index = self._load_index()
             self.generator = self._load_generator()
-        unload = getattr(self.generator, "unload_versions", None)
-        if (erased or swapped) and marked and callable(unload):
-            unload(marked - {self.generator.version})  # e.g. the vLLM server's copies of their adapters
+        unload = getattr(self.generator, "unload_versions", None)  # a model server's copies of erased adapters
+        if (erased or swapped) and callable(unload):
+            with self.db.session() as session:
+                unload(erased_versions(session) - {self.generator.version})
         return swapped
 
     def retrieve(self, question: str) -> list[Hit]:

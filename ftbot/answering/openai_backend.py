@@ -106,8 +106,10 @@ class OpenAIGenerator:
         """Take the adapters of these versions (trained on erased data) off the server. Their files may be gone
         already, so they are found by name (`ftbot-<version>-`). Best effort: a failure is logged, and a server
         restart clears them too."""
+        if not versions:
+            return
         prefixes = tuple(f"ftbot-{version}-" for version in versions)
-        for name in sorted(n for n in self._served_models() if prefixes and n.startswith(prefixes)):
+        for name in sorted(n for n in self._served_models() if n.startswith(prefixes)):
             response = self._post("unload_lora_adapter", {"lora_name": name})
             if response.is_success or response.status_code == 404:
                 log.info("the model server no longer has adapter %s", name)

@@ -1,6 +1,6 @@
 """Erasure in the database: find every row that held a value, delete it and what was made from it, mark models.
 
-Two ways in, one way out. `find_value` selects the rows whose keyed hashes (ftbot/personal_keys.py) match a
+Two ways in, one way out. `find_values` selects the rows whose keyed hashes (ftbot/personal_keys.py) match a
 value, plus rows where the value stands in plain text (the anonymizer missed it); `find_expired` selects the
 rows past their source's retention. `erase` deletes a selection and everything made from it: the training
 examples that quoted it (as gold answer or as a distractor in a context), the dataset files' lines, answers'
@@ -35,9 +35,10 @@ from ftbot.storage.models import (
     Source,
     TrainingExample,
     TrainingRun,
-    TrainingRunEvent,
     utcnow,
 )
+from ftbot.storage.queries import count_records
+from ftbot.storage.runs import RUNNING, ask_to_stop
 
 # Admins' corrections become knowledge: records of this source, one per corrected answer ("answer 12"),
 # retrieved and trained on like a Q&A file (bot/feedback.py).
@@ -135,10 +136,18 @@ def _owner(record_id: int | None, answer_id: int | None, feedback_id: int | None
 # Selecting ---------------------------------------------------------------------------------------------------
 
 
-def find_value(session: Session, keys: PersonalDataKeys, value: str, *, name_parts: bool = True) -> Selection:
-    """Every row that held `value`: by its keyed hashes, and by plain text where the anonymizer missed it."""
-    wanted = keys.to_find(value, name_parts=name_parts)
+def find_values(
+    session: Session, keys: PersonalDataKeys, values: Iterable[str], *, name_parts: bool = True
+) -> Selection:
+    """Every row that held any of `values`: by its keyed hashes, and by plain text where the anonymizer missed it."""
     selection = Selection()
+    for value in values:
+        _find(session, keys, value.strip(), name_parts, selection)
+    return selection
+
+
+def _find(session: Session, keys: PersonalDataKeys, value: str, name_parts: bool, selection: Selection) -> None:
+    wanted = keys.to_find(value, name_parts=name_parts)
     key = PersonalDataKey
     rows = session.execute(
         select(key.digest, key.record_id, key.answer_id, key.feedback_id).where(key.digest.in_(list(wanted)))
@@ -148,7 +157,6 @@ def find_value(session: Session, keys: PersonalDataKeys, value: str, *, name_par
         _add(selection.record_ids, record_id)
         _add(selection.answer_ids, answer_id)
         _add(selection.feedback_ids, feedback_id)
-    value = value.strip()
     if len(value) >= MIN_PLAIN_TEXT:
         found = _plain(session, value, Record.id, (Record.text, Record.title))
         found |= _plain(session, value, Answer.id, (Answer.question, Answer.answer))
@@ -162,7 +170,6 @@ def find_value(session: Session, keys: PersonalDataKeys, value: str, *, name_par
     if (user := SLACK_USER_ID.match(value)) is not None:
         selection.user_refs.add(user_ref(user.group(1)))
         selection.kinds.add(TYPE_NAMES["SLACK_MENTION"])
-    return selection
 
 
 def _add(ids: set[int], row_id: int | None) -> None:
@@ -260,7 +267,7 @@ def erase(
         report.records = _rowcount(session.execute(delete(Record).where(Record.id.in_(selection.record_ids))))
         for source_id in {row.source_id for row in records}:
             source = session.get_one(Source, source_id)
-            source.record_count = session.scalar(select(func.count()).where(Record.source_id == source_id)) or 0
+            source.record_count = count_records(session, source_id)
     report.stored_records = [(row.uri, row.external_id) for row in records]
     session.add(
         ErasureLogEntry(
@@ -345,13 +352,9 @@ def _mark_versions(session: Session, run_ids: set[int], report: ErasureReport) -
 
 def _cancel_running(session: Session, report: ErasureReport) -> None:
     """A run training now may have read the erased rows: it is stopped, and never becomes a version."""
-    running = session.scalars(
-        select(TrainingRun).where(TrainingRun.status == "running", TrainingRun.cancel_requested.is_(False))
-    ).all()
-    for run in running:
-        run.cancel_requested = True
-        session.add(TrainingRunEvent(run_id=run.id, kind="cancel_requested", message="data it read was erased"))
-        report.runs_cancelled.append(run.id)
+    for run_id in session.scalars(select(TrainingRun.id).where(TrainingRun.status == RUNNING)).all():
+        if ask_to_stop(session, run_id, "data it read was erased"):
+            report.runs_cancelled.append(run_id)
 
 
 def _rowcount(result: Any) -> int:

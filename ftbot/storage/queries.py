@@ -78,3 +78,8 @@ def store_counts(session: Session) -> StoreCounts:
 
 def source_by_uri(session: Session, uri: str) -> Source | None:
     return session.scalar(select(Source).where(Source.uri == uri))
+
+
+def count_records(session: Session, source_id: int) -> int:
+    """How many records a source holds now (for `sources.record_count`)."""
+    return session.scalar(select(func.count()).where(Record.source_id == source_id)) or 0

@@ -101,14 +101,20 @@ def request_cancel(session: Session) -> TrainingRun | None:
         return run
     if not _end(session, run.id, CANCELLED, "cancelled before it started"):
         # It was claimed meanwhile, or was already running: the worker reads the flag between steps.
-        asked = _apply(
-            session,
-            _running(run.id).where(TrainingRun.cancel_requested.is_(False)).values(cancel_requested=True),
-        )
-        if asked:
-            _event(session, run.id, "cancel_requested", "stops after the current step")
+        ask_to_stop(session, run.id, "stops after the current step")
     session.refresh(run)
     return run
+
+
+def ask_to_stop(session: Session, run_id: int, why: str) -> bool:
+    """Ask a running run to stop after its current step (it ends cancelled, nothing promoted); False when it
+    is not running or was asked already."""
+    asked = _apply(
+        session, _running(run_id).where(TrainingRun.cancel_requested.is_(False)).values(cancel_requested=True)
+    )
+    if asked:
+        _event(session, run_id, "cancel_requested", why)
+    return asked
 
 
 def claim(db: Database, run_id: int, worker_id: str) -> bool:

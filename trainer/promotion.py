@@ -27,15 +27,14 @@ def gate_plan(db: Database, base_model: str, tracker: RunTracker) -> tuple[str |
     """(active version, the adapter to score against, what the gate did)."""
     with db.session() as session:
         active = active_version(session)
-        active_name, active_path = (active.name, active.adapter_path) if active else (None, None)
-        active_base = active.base_model if active else None
-        active_erased = active is not None and is_erased(active)
-    if not active_name:
-        return None, None, "no active version"
-    if active_erased:
+        if active is None:
+            return None, None, "no active version"
+        active_name, active_path, active_base = active.name, active.adapter_path, active.base_model
+        adapter = comparable_adapter(active)
+    if is_erased(active):
         # It goes whatever this run's verdict (retire_erased): the candidate need only beat base+retrieval.
         return active_name, None, f"skipped: the active version {active_name} was trained on erased data"
-    if not (active_path and Path(active_path).is_dir()):
+    if adapter is None:
         return active_name, None, f"skipped: the active version {active_name} has no adapter at {active_path}"
     if active_base is not None and active_base != base_model:
         # Losses of two base models (two tokenizers) are not comparable: a change of base model is the
@@ -43,6 +42,13 @@ def gate_plan(db: Database, base_model: str, tracker: RunTracker) -> tuple[str |
         return active_name, None, f"skipped: the active version {active_name} is on another base model ({active_base})"
     tracker.phase("gate", 0, 1)
     return active_name, active_path, "compared on this run's validation set"
+
+
+def comparable_adapter(active: ModelVersion) -> Path | None:
+    """The active version's adapter when a candidate may be weighed against it: on disk, and not trained on
+    erased data (that one goes whatever the verdict, so the candidate need only beat base+retrieval)."""
+    path = Path(active.adapter_path) if active.adapter_path else None
+    return path if path is not None and path.is_dir() and not is_erased(active) else None
 
 
 def answer_gate(
@@ -56,11 +62,8 @@ def answer_gate(
     tracker.phase("answers", 0, 1)
     with db.session() as session:
         active = active_version(session)
-        current = (
-            ActiveModel(active.name, active.base_model, Path(active.adapter_path))
-            if active and not is_erased(active) and active.adapter_path and Path(active.adapter_path).is_dir()
-            else None
-        )
+        adapter = comparable_adapter(active) if active else None
+        current = ActiveModel(active.name, active.base_model, adapter) if active and adapter else None
     try:
         scores = score_answers(settings, db, items, base_model, adapter_dir, current)
     except BaseException:

@@ -10,12 +10,7 @@ from collections.abc import Callable
 from ftbot.config import Settings
 from ftbot.erasure import apply_retention, queue_retrain_after_erasure
 from ftbot.storage.db import Database
-from ftbot.storage.runs import (
-    RunSummary,
-    claim_next,
-    reap_stale,
-    summarize,
-)
+from ftbot.storage.runs import RunSummary, claim_next, reap_stale, summarize
 from ftbot.storage.workers import new_worker_id
 
 log = logging.getLogger(__name__)

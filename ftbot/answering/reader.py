@@ -61,9 +61,14 @@ def choose_answer(
     scores = scorer.score_replies(chat_messages(question, contexts), [*replies, DONT_KNOW])
     ranked = [score - rank_penalty * place for place, score in enumerate(scores[:-1])]
     refusal = scores[-1] - rank_penalty * DONT_KNOW_PLACE
-    order = sorted(range(len(ranked)), key=lambda place: -ranked[place])
-    if refusal > ranked[order[0]]:
+    if refusal > max(ranked):
         return Choice(DONT_KNOW, ())
+    return best_passages(replies, ranked)
+
+
+def best_passages(replies: Sequence[str], scores: Sequence[float]) -> Choice:
+    """The best-scored reply, and the runner-up too when both fit in ANSWER_CHARS."""
+    order = sorted(range(len(replies)), key=lambda place: -scores[place])
     best = order[0]
     if len(order) > 1 and same_text(replies[best], replies[order[1]]):
         # The same answer twice (a FAQ quoting the handbook): say it once, the fuller wording, citing both.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from unittest.mock import MagicMock
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 import torch
 from peft import PeftModel
+from sqlalchemy import update
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from typer.testing import CliRunner
 
@@ -195,6 +197,21 @@ def test_when_a_version_is_promoted_then_the_next_answer_uses_its_adapter_withou
     assert after.model_version == "v2" and after.answer != before.answer
     assert chats(standin) == [v1, v2]
     assert set(standin.engine.adapters) == {v1, v2}  # the previous one stays: another replica may still use it
+
+
+def test_when_the_bot_swaps_away_from_a_version_trained_on_erased_data_then_the_server_unloads_its_adapter(
+    serving: Settings, db, adapters: dict[str, Path], standin: OpenAIStandIn
+) -> None:
+    add_version(db, "v1", adapters["v1"], serving.base_model)
+    answerer = Answerer(serving, db, use_retrieval=False, store=False)
+    answerer.answer(QUESTIONS[0])
+    with db.session() as s:  # an erasure marked v1; the retrain promoted v2
+        s.execute(update(ModelVersion).where(ModelVersion.name == "v1").values(trained_on_erased_at=datetime.now(UTC)))
+    add_version(db, "v2", adapters["v2"], serving.base_model)
+
+    assert answerer.reload_if_promoted()
+    unloaded = [r.body["lora_name"] for r in standin.requests_to("/v1/unload_lora_adapter")]
+    assert unloaded == [adapter_name("v1", adapters["v1"])]
 
 
 def test_when_no_version_is_trained_then_the_base_model_is_asked_for_by_its_served_name(

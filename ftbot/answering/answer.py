@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.anonymize import Anonymizer, anonymizer_for
-from ftbot.answering.generator import Generator, LocalGenerator
+from ftbot.answering.generator import AdapterServer, Generator, LocalGenerator
 from ftbot.answering.reader import ReplyScorer, choose_answer
 from ftbot.config import Settings
 from ftbot.prompt import DONT_KNOW, chat_messages, fit_contexts
@@ -111,10 +111,9 @@ class Answerer:
             self.index = self._load_index()
         if swapped:
             self.generator = self._load_generator()
-        unload = getattr(self.generator, "unload_versions", None)  # a model server's copies of erased adapters
-        if (erased or swapped) and callable(unload):
+        if (erased or swapped) and isinstance(self.generator, AdapterServer):
             with self.db.session() as session:
-                unload(erased_versions(session) - {self.generator.version})
+                self.generator.unload_versions(erased_versions(session) - {self.generator.version})
         return swapped
 
     def retrieve(self, question: str) -> list[Hit]:

@@ -8,7 +8,7 @@ import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -25,6 +25,13 @@ class Generator(Protocol):
     base_model: str  # the model the version was trained on
 
     def generate(self, messages: list[dict[str, str]]) -> str: ...
+
+
+@runtime_checkable
+class AdapterServer(Protocol):
+    """A backend whose model server keeps adapters loaded: erased versions' copies must be unloaded there."""
+
+    def unload_versions(self, versions: set[str]) -> None: ...
 
 
 class LocalGenerator:

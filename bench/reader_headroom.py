@@ -26,8 +26,13 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+if TYPE_CHECKING:  # imported for real inside main(), after HF_HUB_OFFLINE is set
+    from ftbot.answering.reader import ReplyScorer
+    from trainer.evaluate import EvalItem
 
 # Passages the query-likelihood reranker weighs: more than the prompt's 8, fewer than retrieval's 40 units.
 WIDE_POOL = 12
@@ -36,7 +41,7 @@ QUERY_PROMPT = "{passage}\n\nWrite a question that the text above answers."
 
 @dataclass
 class Question:
-    item: object  # trainer.evaluate.EvalItem
+    item: EvalItem
     contexts: list[str]  # the passages the prompt holds, in retrieval order (what the reader chooses from)
     pool: list[str]  # the wider pool, in retrieval order
     reply_scores: dict[str, list[float]] = field(default_factory=dict)  # model → select scores (+ refusal)
@@ -51,10 +56,9 @@ def main() -> None:
     from transformers import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    from ftbot.answering.answer import BASE_VERSION, build_generator
+    from ftbot.answering.answer import BASE_VERSION, Answerer, build_generator
+    from ftbot.answering.reader import ReplyScorer
     from ftbot.config import load_settings
-    from ftbot.prompt import fit_contexts
-    from ftbot.retrieval import Embedder, RetrievalIndex
     from ftbot.storage.db import Database
     from ftbot.storage.versions import active_version
     from trainer.evaluate import read_eval_file
@@ -62,29 +66,30 @@ def main() -> None:
     settings = load_settings()
     db = Database(settings.db_url)
     with db.session() as session:
-        index = RetrievalIndex.from_database(session, Embedder(settings.embedding_model))
         active = active_version(session)
-        models: list[tuple[str, str, Path | None]] = [(BASE_VERSION, settings.base_model, None)]
-        if active:
-            models.append((active.name, active.base_model, Path(active.adapter_path)))
-    retrieval = settings.retrieval
+    models: list[tuple[str, str, Path | None]] = [(BASE_VERSION, settings.base_model, None)]
+    if active:
+        models.append((active.name, active.base_model, Path(active.adapter_path)))
+    generators = [build_generator(settings, base_model, adapter, name) for name, base_model, adapter in models]
+    # The answerer reads as `ftbot eval` does; each model then scores what it read.
+    answerer = Answerer(settings, db, store=False, generator=generators[0])
+    assert answerer.index is not None
     sets: dict[str, list[Question]] = {}
     for path in args.files:
         questions = []
         for item in read_eval_file(path):
-            hits = index.search(item.question, k=max(retrieval.top_k, 30))
-            prompt = index.focus(item.question, hits[: retrieval.top_k], retrieval.max_units)
-            pool = index.focus(item.question, hits, WIDE_POOL)
-            contexts = fit_contexts([p.text for p in prompt], retrieval.context_chars)
-            questions.append(Question(item, contexts, [p.text for p in pool]))
+            _, contexts = answerer.read(item.question) or ([], [])
+            hits = answerer.index.search(item.question, k=30)
+            pool = [passage.text for passage in answerer.index.focus(item.question, hits, WIDE_POOL)]
+            questions.append(Question(item, contexts, pool))
         sets[path.name] = questions
 
-    for name, base_model, adapter in models:
-        generator = build_generator(settings, base_model, adapter, name)
+    for (name, _, _), generator in zip(models, generators, strict=True):
+        if not isinstance(generator, ReplyScorer):
+            raise SystemExit(f"the {settings.serving.backend} backend cannot score replies")
         for questions in sets.values():
             for question in questions:
                 score_question(generator, question, name)
-        del generator
 
     penalty = settings.generation.rank_penalty
     print(f"| choice (answer: the best one or two passages) | {' | '.join(_columns(sets, models))} |")
@@ -112,12 +117,12 @@ def main() -> None:
     print(f"| the wider pool ({WIDE_POOL} passages) | {' | '.join(cells)} |")
 
 
-def score_question(generator: object, question: Question, model: str) -> None:
+def score_question(generator: ReplyScorer, question: Question, model: str) -> None:
     from ftbot.answering.reader import as_reply
     from ftbot.prompt import DONT_KNOW, chat_messages
 
-    score = generator.score_replies  # type: ignore[attr-defined]
-    text = question.item.question  # type: ignore[attr-defined]
+    score = generator.score_replies
+    text = question.item.question
     replies = [as_reply(passage) for passage in question.contexts]
     question.reply_scores[model] = score(chat_messages(text, question.contexts), [*replies, DONT_KNOW])
     question.query_scores[model] = [
@@ -140,7 +145,7 @@ def select(question: Question, model: str, penalty: float) -> str:
     """What the select reader answers (ftbot/answering/reader.py), from the scores already computed."""
     from ftbot.answering.reader import choose_answer
 
-    text = question.item.question  # type: ignore[attr-defined]
+    text = question.item.question
     return choose_answer(CachedScores(question.reply_scores.get(model, [])), text, question.contexts, penalty).text
 
 
@@ -152,7 +157,7 @@ def answer_from(passages: Sequence[str], scores: Sequence[float]) -> str:
 
 
 def _right(choose: Callable[[Question, str], str], model: str) -> Callable[[Question], bool]:
-    return lambda question: question.item.is_answered_by(choose(question, model))  # type: ignore[attr-defined]
+    return lambda question: question.item.is_answered_by(choose(question, model))
 
 
 def _within(depth: int | None) -> Callable[[Question], bool]:
@@ -160,7 +165,7 @@ def _within(depth: int | None) -> Callable[[Question], bool]:
 
 
 def _holds(question: Question, passages: Sequence[str]) -> bool:
-    return any(question.item.is_answered_by(passage) for passage in passages)  # type: ignore[attr-defined]
+    return any(question.item.is_answered_by(passage) for passage in passages)
 
 
 def _share(questions: Sequence[Question], correct: Callable[[Question], bool]) -> str:

@@ -16,7 +16,7 @@ from ftbot.answering.generator import AdapterServer, Generator, LocalGenerator
 from ftbot.answering.reader import ReplyScorer, choose_answer
 from ftbot.config import Settings
 from ftbot.prompt import DONT_KNOW, chat_messages, fit_contexts
-from ftbot.retrieval import Embedder, Hit, RetrievalIndex, embed_missing
+from ftbot.retrieval import Embedder, Hit, Passage, RetrievalIndex, embed_missing
 from ftbot.storage.db import Database
 from ftbot.storage.erasure import erased_versions, last_erasure_at, set_keys
 from ftbot.storage.models import Answer, Record
@@ -124,17 +124,28 @@ class Answerer:
         # Gate on the best hit only: lower-ranked passages still help when the best one is relevant.
         return hits if hits and hits[0].score >= retrieval.min_score else []
 
+    def read(self, question: str) -> tuple[list[Passage], list[str]] | None:
+        """The passages the model reads for this question, and their text as the prompt holds it (within
+        context_chars, the last one maybe cut); None when retrieval found nothing relevant. Without
+        retrieval: none, and the model answers from what it knows."""
+        if self.index is None:
+            return None if self.use_retrieval else ([], [])
+        hits = self.retrieve(question)
+        if not hits:
+            return None
+        passages = self.index.focus(question, hits, self.settings.retrieval.max_units)
+        return passages, fit_contexts([p.text for p in passages], self.settings.retrieval.context_chars)
+
     def answer(
         self, question: str, channel: str = "cli", slack_channel: str | None = None, slack_ts: str | None = None
     ) -> AnswerResult:
         started = time.perf_counter()
-        hits = self.retrieve(question)
+        reading = self.read(question)
         contexts: list[str] = []
-        if self.use_retrieval and not hits:
+        if reading is None:
             text, sources = DONT_KNOW, []  # nothing relevant: don't let the model guess
         else:
-            passages = self.index.focus(question, hits, self.settings.retrieval.max_units) if self.index else []
-            contexts = fit_contexts([p.text for p in passages], self.settings.retrieval.context_chars)
+            passages, contexts = reading
             scorer = self.scorer
             if contexts and scorer is not None:
                 choice = choose_answer(scorer, question, contexts, self.settings.generation.rank_penalty)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from connectors.store import replace_record, set_record_keys, source_for
+from connectors.store import replace_record, source_for
 from ftbot.records import Message, RawRecord
 from ftbot.storage.erasure import CORRECTIONS_SOURCE, keys_of, set_keys
 from ftbot.storage.models import Answer, Feedback, utcnow
@@ -86,7 +86,7 @@ def _store_correction(session: Session, answer: Answer, correction: str, digests
     )
     # Stored as an ingested Q&A pair is: the same columns, "Q: … A: …" text and content hash.
     record = replace_record(session, source.id, pair)
-    set_record_keys(session, record, digests)  # the question's personal data and the correction's
+    set_keys(session, digests, record_id=record.id)  # the question's personal data and the correction's
     source.record_count = count_records(session, source.id)
     source.last_synced_at = utcnow()
     session.flush()

@@ -8,7 +8,6 @@ session and never commits.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from ftbot.personal_keys import PersonalDataKeys
 from ftbot.records import RawRecord, Skipped
-from ftbot.storage.erasure import set_keys
-from ftbot.storage.models import PersonalDataKey, Record, Source
+from ftbot.storage.erasure import add_keys
+from ftbot.storage.models import Record, Source
 from ftbot.storage.queries import source_by_uri
 
 
@@ -107,20 +106,7 @@ def add_file_records(
     session.add_all(added)
     session.flush()  # one flush for the file: every row's id, which its keys point at
     if keys is not None:
-        session.add_all(
-            PersonalDataKey(digest=digest, record_id=row.id)
-            for row in added
-            for digest in sorted(keys.of_originals(originals.get(row.external_id, {})))
-        )
+        for row in added:
+            add_keys(session, keys.of_originals(originals.get(row.external_id, {})), record_id=row.id)
         session.flush()
     return len(seen), duplicates
-
-
-def set_record_keys(session: Session, row: Record, digests: Iterable[str]) -> None:
-    """Make `digests` (keyed hashes of the row's personal data) the row's erasure keys, so `ftbot forget` finds it.
-
-    Replaces the keys the row had: an edit that removed a name removes its key too.
-    """
-    if row.id is None:
-        session.flush()  # the row's id, which the keys point at
-    set_keys(session, digests, record_id=row.id)

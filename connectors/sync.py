@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 from connectors.anonymize import AnonymizationError, Anonymizer
 from connectors.anonymize.vault import PseudonymVault
 from connectors.base import Connector, SourceUnavailable, SyncBatch
-from connectors.store import set_record_keys, source_for, upsert_record
+from connectors.store import source_for, upsert_record
 from ftbot.personal_keys import PersonalDataKeys
 from ftbot.records import RawRecord, Skipped, source_uri
 from ftbot.retrieval import Embedder, embed_missing, embed_records
 from ftbot.storage.db import Database
+from ftbot.storage.erasure import set_keys
 from ftbot.storage.models import Record, Source, utcnow
 from ftbot.storage.queries import count_records
 
@@ -118,13 +119,17 @@ class SourceSync:
                     fresh.append(record)
             anonymized = anonymize_safely(self.anonymizer, fresh)
             skipped += anonymized.failed
-            changed = []
+            changed: list[Record] = []
+            reread: list[Record] = []  # every row anonymized again, whose names may have changed
             for record in anonymized.records:
-                row = upsert_record(session, source_id, existing.get(record.external_id), record, generation)
+                stored = existing.get(record.external_id)
+                row = upsert_record(session, source_id, stored, record, generation)
                 if row is not None:
                     changed.append(row)
-                else:
+                    reread.append(row)
+                elif stored is not None:  # the same text after anonymizing: other names may stand behind it
                     report.records_unchanged += 1
+                    reread.append(stored)
             report.records_stored += len(changed)
             if batch.deleted:
                 result = session.execute(
@@ -135,9 +140,9 @@ class SourceSync:
                     self.vault.delete_records(uri, batch.deleted)
             session.flush()
             if self.keys is not None:
-                for row in changed:  # an edit that removed a name removes its key too
+                for row in reread:  # an edit that removed or changed a name changes its keys too
                     digests = self.keys.of_originals(anonymized.originals.get(row.external_id, {}))
-                    set_record_keys(session, row, digests)
+                    set_keys(session, digests, record_id=row.id)
             embed_records(changed, self.embedder)  # only this batch's rows: no scan of the whole table
             if batch.cursor is not None:
                 session.get_one(Source, source_id).cursor = batch.cursor

@@ -376,3 +376,22 @@ def test_when_an_edit_removes_a_name_then_the_record_loses_its_erasure_key(db: D
     with db.session() as session:
         left = keys_of(session, record_id=record_id)
         assert not left & set(keys.to_find("Jana Novak")) and left & set(keys.to_find("Jonas Albrecht"))
+
+
+def test_when_an_edit_swaps_one_name_for_another_then_the_keys_follow_the_new_name(
+    db: Database, anonymizer, embedder
+) -> None:
+    from ftbot.personal_keys import PersonalDataKeys
+    from ftbot.storage.erasure import keys_of
+
+    keys = PersonalDataKeys(b"a test secret of at least 16 bytes")
+    syncer = SourceSync(db, anonymizer, embedder, keys=keys)
+    syncer.run("fake", FakeConnector([qa(1, "Ask Jana Novak to restart the router.")]))
+    text_before = stored(db)["thread 1"].text
+
+    syncer.run("fake", FakeConnector([qa(1, "Ask Petra Schmidt to restart the router.", updated=T2)]), full=True)
+    record = stored(db)["thread 1"]
+    assert record.text == text_before  # the same text once anonymized: only the name behind it changed
+    with db.session() as session:
+        held = keys_of(session, record_id=record.id)
+        assert held & set(keys.to_find("Petra Schmidt")) and not held & set(keys.to_find("Jana Novak"))

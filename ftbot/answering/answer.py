@@ -18,7 +18,7 @@ from ftbot.config import Settings
 from ftbot.prompt import DONT_KNOW, chat_messages, fit_contexts
 from ftbot.retrieval import Embedder, Hit, Passage, RetrievalIndex, embed_missing
 from ftbot.storage.db import Database
-from ftbot.storage.erasure import erased_versions, last_erasure_at, set_keys
+from ftbot.storage.erasure import add_keys, erased_versions, last_erasure_at
 from ftbot.storage.models import Answer, Record
 from ftbot.storage.versions import active_version
 
@@ -188,7 +188,7 @@ class Answerer:
             )
             session.add(row)
             session.flush()
-            set_keys(session, self._keys.of_originals(anonymized.originals), answer_id=row.id)
+            add_keys(session, self._keys.of_originals(anonymized.originals), answer_id=row.id)
             return row.id
 
 

@@ -107,6 +107,19 @@ def set_keys(
     """Make `digests` the row's keys (replacing what it had): exactly one row id is given."""
     column, row_id = _owner(record_id, answer_id, feedback_id)
     session.execute(delete(PersonalDataKey).where(column == row_id))
+    add_keys(session, digests, **{column.key: row_id})
+
+
+def add_keys(
+    session: Session,
+    digests: Iterable[str],
+    *,
+    record_id: int | None = None,
+    answer_id: int | None = None,
+    feedback_id: int | None = None,
+) -> None:
+    """Keys for a row that has none yet (just inserted): exactly one row id is given."""
+    column, row_id = _owner(record_id, answer_id, feedback_id)
     session.add_all(PersonalDataKey(digest=digest, **{column.key: row_id}) for digest in sorted(set(digests)))
 
 

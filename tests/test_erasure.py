@@ -299,6 +299,7 @@ def test_when_a_run_is_training_during_an_erasure_then_it_is_cancelled_and_makes
         assert session.get_one(TrainingRun, run_id).cancel_requested
         session.get_one(TrainingRun, run_id).cancel_requested = False
     assert forget(tiny_settings, db, ["Nobody Stored"], requested_by="cli").runs_cancelled == []  # nothing held it
+    assert forget(tiny_settings, db, ["<@U0NOBODY1>"], requested_by="cli").runs_cancelled == []  # no vote, no row
 
 
 def test_when_forget_runs_from_the_cli_then_it_prints_counts_never_the_value_and_models_shows_the_mark(

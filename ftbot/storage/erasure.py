@@ -171,14 +171,14 @@ def _find(session: Session, keys: PersonalDataKeys, value: str, name_parts: bool
         _add(selection.answer_ids, answer_id)
         _add(selection.feedback_ids, feedback_id)
     if len(value) >= MIN_PLAIN_TEXT:
-        found = _plain(session, value, Record.id, (Record.text, Record.title))
-        found |= _plain(session, value, Answer.id, (Answer.question, Answer.answer))
-        found_feedback = _plain(session, value, Feedback.id, (Feedback.reason, Feedback.correction))
-        if found or found_feedback:
+        records = _plain(session, value, Record.id, (Record.text, Record.title))
+        answers = _plain(session, value, Answer.id, (Answer.question, Answer.answer))
+        feedback = _plain(session, value, Feedback.id, (Feedback.reason, Feedback.correction))
+        if records or answers or feedback:
             selection.kinds.add("unmasked text")
-        selection.record_ids |= {row_id for table, row_id in found if table == "records"}
-        selection.answer_ids |= {row_id for table, row_id in found if table == "answers"}
-        selection.feedback_ids |= {row_id for _, row_id in found_feedback}
+        selection.record_ids |= records
+        selection.answer_ids |= answers
+        selection.feedback_ids |= feedback
         selection.plain.append(value)
     if (user := SLACK_USER_ID.match(value)) is not None:
         selection.user_refs.add(user_ref(user.group(1)))
@@ -190,15 +190,14 @@ def _add(ids: set[int], row_id: int | None) -> None:
         ids.add(row_id)
 
 
-def _plain(session: Session, value: str, id_column: Any, columns: tuple[Any, ...]) -> set[tuple[str, int]]:
-    """(table, id) of the rows whose columns hold `value` as a whole word, case-insensitively."""
+def _plain(session: Session, value: str, id_column: Any, columns: tuple[Any, ...]) -> set[int]:
+    """Ids of the rows whose columns hold `value` as a whole word, case-insensitively."""
     needle = value.lower()
     query = select(id_column, *columns).where(
         or_(*(func.lower(column).contains(needle, autoescape=True) for column in columns))
     )
     pattern = _whole(value)
-    table = id_column.table.name
-    return {(table, row[0]) for row in session.execute(query) if any(text and pattern.search(text) for text in row[1:])}
+    return {row[0] for row in session.execute(query) if any(text and pattern.search(text) for text in row[1:])}
 
 
 def _whole(value: str) -> re.Pattern[str]:
@@ -255,12 +254,9 @@ def erase(
     ).all()
     answers = session.execute(select(Answer.question, Answer.answer).where(Answer.id.in_(selection.answer_ids))).all()
     needles = _needles([(kind, text) for _, kind, text, *_ in records], [t for pair in answers for t in pair])
-    needles += [value for value in selection.plain]
+    needles = [needle.lower() for needle in needles + selection.plain]  # matched against lowercased text
     touched = _erase_examples(session, selection.record_ids, needles, report)
     report.dataset_lines = _rewrite_datasets(session, datasets_dir, touched, needles)
-    if reach_models and selection:
-        _mark_versions(session, touched, report)
-        _cancel_running(session, report)
 
     if selection.feedback_ids or selection.user_refs:
         feedback = delete(Feedback).where(
@@ -282,6 +278,10 @@ def erase(
             source = session.get_one(Source, source_id)
             source.record_count = count_records(session, source_id)
     report.stored_records = [(row.uri, row.external_id) for row in records]
+    # Only what was there to erase reaches the models: a Slack id or a value that matched nothing cancels no run.
+    if reach_models and (touched or report.records or report.answers or report.feedback):
+        _mark_versions(session, touched, report)
+        _cancel_running(session, report)
     session.add(
         ErasureLogEntry(
             reason=reason,
@@ -326,10 +326,11 @@ def _erase_examples(session: Session, record_ids: set[int], needles: list[str], 
 
 
 def _quotes(messages: list[dict[str, str]], needles: list[str]) -> bool:
+    """Whether the example's text holds any of the (lowercase) needles."""
     if not needles:
         return False
     text = "\n".join(str(m.get("content", "")) for m in messages).lower()
-    return any(needle.lower() in text for needle in needles)
+    return any(needle in text for needle in needles)
 
 
 def _rewrite_datasets(session: Session, datasets_dir: Path, run_ids: set[int], needles: list[str]) -> int:

@@ -163,8 +163,7 @@ def slack_value(text: str) -> str:
     link = _SLACK_LINK.match(text)
     if link is None:
         return text
-    inner = link.group(1)
-    return inner.lstrip("@") if inner.startswith("@") else inner
+    return link.group(1).removeprefix("@")
 
 
 def _describe_pending(run: runs.RunSummary) -> str:

@@ -57,7 +57,9 @@ def queue_retrain_after_erasure(db: Database) -> int | None:
     with db.session() as session:
         if not retrain_needed(session):
             return None
-        try:  # a pending run is refused: it is already the retrain (it builds its dataset after the erasure)
+        # Refused while a run is queued (it builds its dataset after the erasure: it is the retrain) or running
+        # (the erasure cancelled it): the worker's loop asks again once that run has ended.
+        try:
             run = enqueue(session, trigger="erasure", requested_by="erasure")
         except RunAlreadyPending:
             return None

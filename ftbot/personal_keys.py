@@ -14,7 +14,7 @@ import hmac
 import os
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import phonenumbers
@@ -55,8 +55,8 @@ TYPE_NAMES = {
     "DE_SOCIAL_SECURITY": "social security number",
     "STREET_ADDRESS": "street address",
 }
-_MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$")
-SLACK_USER_ID = re.compile(r"^<?@?([UW][A-Z0-9]{6,})>?$")
+# A Slack user id as a value to erase: "U012ABCDEF", "@U012ABCDEF", or as Slack writes it, "<@U012ABCDEF|jana>".
+SLACK_USER_ID = re.compile(r"^<?@?([UW][A-Z0-9]{6,})(?:\|[^>]*)?>?$")
 
 
 def canonical(entity_type: str, value: str) -> str:
@@ -106,9 +106,6 @@ class PersonalDataKeys:
                     digests.add(self.digest(kind, form))
         return digests
 
-    def of_rows(self, originals: Iterable[Mapping[str, str]]) -> set[str]:
-        return set().union(*(self.of_originals(table) for table in originals))
-
     def to_find(self, value: str, *, name_parts: bool = True) -> dict[str, str]:
         """digest -> entity type, for every way `value` may have been stored.
 
@@ -131,8 +128,8 @@ class PersonalDataKeys:
 
 
 def _stored_forms(entity_type: str, value: str) -> list[tuple[str, str]]:
-    if entity_type == "PERSON" and (mention := _MENTION.match(value.strip())) is not None:
-        return [("SLACK_MENTION", mention.group(1))]
+    if entity_type == "PERSON" and value.strip().startswith("<@"):  # a mention: keyed by its user id
+        return [("SLACK_MENTION", value.strip())]
     forms = [(entity_type, value)]
     if entity_type == "PERSON":  # "Jana Novak" is also found by "Jana" and by "Novak"
         forms += [("PERSON_PART", word) for word in value.split() if len(value.split()) > 1]

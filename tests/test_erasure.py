@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from bot.app import ErasureService
 from bot.commands import FinetuneCommand, slack_value
 from connectors.anonymize.vault import PseudonymVault
 from connectors.ingest import Ingestor
@@ -164,7 +165,7 @@ def test_when_a_slack_user_is_forgotten_then_their_answers_votes_and_requests_go
         session.add(Feedback(answer_id=theirs.id, user_id=user_ref("U099OTHER1"), vote=1))
         session.add(TrainingRun(status="succeeded", requested_by=user_ref("U012ABCDEF")))
 
-    reply = FinetuneCommand(db, erase=_eraser(tiny_settings, db)).handle("UADMIN", "forget <@U012ABCDEF|jana>")
+    reply = FinetuneCommand(db, erase=ErasureService(tiny_settings, db)).handle("UADMIN", "forget <@U012ABCDEF|jana>")
 
     assert "erased: 0 records, 1 answers, 1 votes" in reply
     with db.session() as session:
@@ -179,13 +180,11 @@ def test_when_a_slack_user_is_forgotten_then_their_answers_votes_and_requests_go
             session.execute(text(statement))
 
 
-def _eraser(settings, db):
-    def erase(value: str, requested_by: str) -> str:
-        from ftbot.erasure import describe
-
-        return describe(forget(settings, db, [value], requested_by=requested_by))
-
-    return erase
+def test_when_a_mention_was_stored_then_every_way_of_writing_the_user_finds_it() -> None:
+    keys = PersonalDataKeys(b"a test secret of at least 16 bytes")
+    stored = keys.of_originals({"<PERSON_1>": "<@U012ABCDEF|jana>"})
+    for typed in ("U012ABCDEF", "@U012ABCDEF", "<@U012ABCDEF>", "<@U012ABCDEF|jana>"):
+        assert stored & set(keys.to_find(typed)), typed
 
 
 def test_when_records_are_past_their_retention_then_they_are_erased_by_the_same_path(

@@ -74,7 +74,7 @@ def main() -> None:
     local = settings.model_copy(
         update={"slack_bot_token": None, "slack": settings.slack.model_copy(update={"standin_port": 0})}
     )
-    options = ServeOptions(worker=False, scheduler=False)
+    options = ServeOptions()
     with running_bot(local, db, options, say=lambda _: None, answerer=answerer) as running:
         running.transport.serve_in_background()
         assert running.standin is not None

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from connectors.store import replace_record, source_for
 from ftbot.records import Message, RawRecord
-from ftbot.storage.erasure import CORRECTIONS_SOURCE, keys_of, set_keys
+from ftbot.storage.erasure import CORRECTIONS_SOURCE
+from ftbot.storage.keys import add_keys, keys_of, set_keys
 from ftbot.storage.models import Answer, Feedback, utcnow
 from ftbot.storage.queries import count_records
 
@@ -63,7 +64,7 @@ def record_reason(
     row = record_vote(session, answer_id, user, -1, via="modal")
     row.reason = reason or row.reason
     digests = set(digests)
-    set_keys(session, keys_of(session, feedback_id=row.id) | digests, feedback_id=row.id)
+    add_keys(session, digests - keys_of(session, feedback_id=row.id), feedback_id=row.id)  # keeps earlier reasons' keys
     if correction:
         row.correction = correction
         answer = session.get_one(Answer, answer_id)

@@ -57,7 +57,7 @@ class BotContext:
     is_admin: Callable[[str], bool]
     bot_user_id: str
     # Keyed hashes of the personal data in reasons and corrections, so an erasure finds them.
-    keys: PersonalDataKeys | None = None
+    keys: PersonalDataKeys
 
 
 def register_listeners(app: App, bot: BotContext) -> None:
@@ -191,7 +191,7 @@ def explain(bot: BotContext, user_id: str, view: dict[str, Any]) -> None:
         return
     anonymized = bot.anonymizer.anonymize_records_with_mapping([[reason, correction]])[0]
     clean_reason, clean_correction = anonymized.texts
-    digests = bot.keys.of_originals(anonymized.originals) if bot.keys is not None else set()
+    digests = bot.keys.of_originals(anonymized.originals)
     with bot.db.session() as session:
         feedback.record_reason(
             session, int(view["private_metadata"]), user_ref(user_id), clean_reason, clean_correction, digests

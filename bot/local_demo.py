@@ -20,7 +20,7 @@ def slack_scene(
     settings: Settings, db: Database, answerer: Answerer, questions: list[str], say: Callable[[str], None]
 ) -> None:
     """Alice @mentions the bot in #general; the threaded answers print as Slack would show them."""
-    options = ServeOptions(worker=False, scheduler=False)
+    options = ServeOptions()
     local = settings.model_copy(
         update={"slack_bot_token": None, "slack": settings.slack.model_copy(update={"standin_port": 0})}
     )

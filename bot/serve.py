@@ -37,10 +37,6 @@ class ServeOptions:
     http: bool = False
     host: str = "0.0.0.0"
     port: int = 3000
-    # Read by the composer (ftbot/cli/serve.py): run the training worker in this process (a GPU host runs
-    # `ftbot worker` instead), and the weekly retraining scheduler.
-    worker: bool = True
-    scheduler: bool = True
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ftbot.personal_keys import PersonalDataKeys
 from ftbot.records import RawRecord, Skipped
-from ftbot.storage.erasure import add_keys
+from ftbot.storage.keys import add_keys
 from ftbot.storage.models import Record, Source
 from ftbot.storage.queries import source_by_uri
 

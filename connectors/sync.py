@@ -26,7 +26,7 @@ from ftbot.personal_keys import PersonalDataKeys
 from ftbot.records import RawRecord, Skipped, source_uri
 from ftbot.retrieval import Embedder, embed_missing, embed_records
 from ftbot.storage.db import Database
-from ftbot.storage.erasure import set_keys
+from ftbot.storage.keys import set_keys
 from ftbot.storage.models import Record, Source, utcnow
 from ftbot.storage.queries import count_records
 

@@ -152,7 +152,7 @@ def test_when_a_name_is_forgotten_then_a_phone_number_and_slack_votes_are_found_
 @pytest.mark.both_backends
 def test_when_a_slack_user_is_forgotten_then_their_answers_votes_and_requests_go(tiny_settings, db) -> None:
     from ftbot.privacy import user_ref
-    from ftbot.storage.erasure import set_keys
+    from ftbot.storage.keys import set_keys
 
     keys = tiny_settings.personal_keys()
     with db.session() as session:
@@ -260,7 +260,7 @@ def test_when_an_erasure_lands_then_a_running_bot_stops_quoting_it_and_falls_bac
 
 def test_when_an_admin_correction_named_a_person_then_forgetting_them_removes_it(tiny_settings, db) -> None:
     from bot import feedback
-    from ftbot.storage.erasure import set_keys
+    from ftbot.storage.keys import set_keys
 
     keys = tiny_settings.personal_keys()
     with db.session() as session:

@@ -32,7 +32,7 @@ def start_slack(tiny_settings, ingested, anonymizer):
     def start(**slack_settings):
         settings = tiny_settings.model_copy(update={"slack": SlackConfig(standin_port=0, **slack_settings)})
         answerer = Answerer(settings, db, anonymizer=anonymizer)
-        options = ServeOptions(worker=False, scheduler=False)
+        options = ServeOptions()
         running = stack.enter_context(running_bot(settings, db, options, say=lambda _: None, answerer=answerer))
         running.transport.serve_in_background()
         return running.standin, running.bot

@@ -51,9 +51,10 @@ def test_when_an_admin_corrects_an_answer_and_retrains_then_the_bot_gives_the_co
     Ingestor(db, anonymizer, Embedder()).ingest([tmp_path / "faq.csv"])
 
     answerer = Answerer(settings, db, anonymizer=anonymizer)
-    options = ServeOptions(worker=True, scheduler=False)  # the worker trains in the bot's process
+    options = ServeOptions()
     local = settings.model_copy(update={"slack": settings.slack.model_copy(update={"standin_port": 0})})
-    with running_service(local, db, options, say=lambda _: None, answerer=answerer) as running:
+    # The worker trains in the bot's process; no weekly schedule.
+    with running_service(local, db, options, say=lambda _: None, answerer=answerer, schedule=False) as running:
         running.transport.serve_in_background()
         assert running.standin is not None
         _round_trip(running.standin)

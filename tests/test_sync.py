@@ -363,7 +363,7 @@ def test_when_a_synced_record_has_a_link_then_answers_cite_the_link(db: Database
 
 def test_when_an_edit_removes_a_name_then_the_record_loses_its_erasure_key(db: Database, anonymizer, embedder) -> None:
     from ftbot.personal_keys import PersonalDataKeys
-    from ftbot.storage.erasure import keys_of
+    from ftbot.storage.keys import keys_of
 
     keys = PersonalDataKeys(b"a test secret of at least 16 bytes")
     syncer = SourceSync(db, anonymizer, embedder, keys=keys)
@@ -382,7 +382,7 @@ def test_when_an_edit_swaps_one_name_for_another_then_the_keys_follow_the_new_na
     db: Database, anonymizer, embedder
 ) -> None:
     from ftbot.personal_keys import PersonalDataKeys
-    from ftbot.storage.erasure import keys_of
+    from ftbot.storage.keys import keys_of
 
     keys = PersonalDataKeys(b"a test secret of at least 16 bytes")
     syncer = SourceSync(db, anonymizer, embedder, keys=keys)

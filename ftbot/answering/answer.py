@@ -18,7 +18,8 @@ from ftbot.config import Settings
 from ftbot.prompt import DONT_KNOW, chat_messages, fit_contexts
 from ftbot.retrieval import Embedder, Hit, Passage, RetrievalIndex, embed_missing
 from ftbot.storage.db import Database
-from ftbot.storage.erasure import add_keys, erased_versions, last_erasure_at
+from ftbot.storage.erasure import erased_versions, last_erasure_at
+from ftbot.storage.keys import add_keys
 from ftbot.storage.models import Answer, Record
 from ftbot.storage.versions import active_version
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from ftbot.cli.app import Context, app, console, err, friendly_errors
 from ftbot.cli.ingest import open_vault
-
-if TYPE_CHECKING:
-    pass
 
 
 @app.command()

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from ftbot.cli.app import Context, app, console, err, friendly_errors
 from ftbot.config import ConfigError, Settings
-
-if TYPE_CHECKING:
-    pass
-
 
 # Skipped items printed per source; a first backfill can skip thousands of chatter messages.
 SKIPS_SHOWN = 50

@@ -42,8 +42,8 @@ def serve(
 
         ctx = Context()
         console.print("loading the models ...")
-        options = ServeOptions(http=http, host=host, port=port, worker=worker, scheduler=schedule)
-        with running_service(ctx.settings, ctx.db, options, console.print) as running:
+        options = ServeOptions(http=http, host=host, port=port)
+        with running_service(ctx.settings, ctx.db, options, console.print, worker=worker, schedule=schedule) as running:
             try:
                 running.transport.serve_forever()
             except KeyboardInterrupt:
@@ -57,8 +57,11 @@ def running_service(
     options: ServeOptions,
     say: Callable[[str], None] = print,
     answerer: Answerer | None = None,
+    *,
+    worker: bool = True,
+    schedule: bool = True,
 ) -> Iterator[RunningBot]:
-    """The bot on its transport, with the training worker and the weekly scheduler beside it as `options` say.
+    """The bot on its transport, with the training worker (`worker`) and the weekly scheduler (`schedule`) beside it.
 
     The bot and the trainer never import each other: they meet here and in the database. The worker trains
     queued runs and tells the bot's announcer how each ended; without a worker here (a GPU host runs
@@ -69,14 +72,14 @@ def running_service(
     from trainer.worker import Worker
 
     with ExitStack() as stack:
-        scheduler = RetrainScheduler(settings, db) if options.scheduler else None
+        scheduler = RetrainScheduler(settings, db) if schedule else None
         if scheduler is not None:
             stack.callback(scheduler.close)
         running = stack.enter_context(running_bot(settings, db, options, say, answerer, schedule=scheduler))
-        if options.worker:
+        if worker:
             stop = threading.Event()
-            worker = Worker(settings, db, on_finished=running.bot.announcer)
-            thread = threading.Thread(target=worker.run_forever, args=(stop,), name="ftbot-worker", daemon=True)
+            trainer = Worker(settings, db, on_finished=running.bot.announcer)
+            thread = threading.Thread(target=trainer.run_forever, args=(stop,), name="ftbot-worker", daemon=True)
             thread.start()
             stack.callback(thread.join, 5)
             stack.callback(stop.set)

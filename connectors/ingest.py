@@ -14,7 +14,7 @@ from connectors.base import FileConnector, UnreadableFile
 from connectors.detect import connector_for
 from connectors.documents import DocumentConnector
 from connectors.folder import iter_files
-from connectors.store import add_file_records, content_hash, source_for
+from connectors.store import add_file_records, add_source, content_hash
 from connectors.sync import Anonymized, anonymize_safely, oversized
 from ftbot.personal_keys import PersonalDataKeys
 from ftbot.records import IngestReport, RawRecord, Skipped
@@ -73,7 +73,7 @@ class Ingestor:
             records = anonymized.records
             skipped += anonymized.failed
             if source is None:
-                source = source_for(session, uri, connector.kind)
+                source = add_source(session, uri, connector.kind)  # source_by_uri found none above
             else:  # a changed file replaces everything it stored before
                 session.execute(delete(Record).where(Record.source_id == source.id))
             stored, duplicates = add_file_records(session, source, records, anonymized.originals, self.keys)

@@ -46,10 +46,16 @@ def source_for(session: Session, uri: str, kind: str) -> Source:
     """The source stored under `uri`, added (with no content hash yet) when there is none; its kind is `kind`."""
     source = source_by_uri(session, uri)
     if source is None:
-        source = Source(uri=uri, kind=kind, content_hash="")
-        session.add(source)
-        session.flush()  # its id, for the records added next
+        return add_source(session, uri, kind)
     source.kind = kind
+    return source
+
+
+def add_source(session: Session, uri: str, kind: str) -> Source:
+    """A new source (no content hash yet), with its id, for the records added next."""
+    source = Source(uri=uri, kind=kind, content_hash="")
+    session.add(source)
+    session.flush()
     return source
 
 
